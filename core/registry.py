@@ -1,0 +1,167 @@
+"""The one registry class behind backbones, heads, losses, augmentations and tasks.
+
+A registry maps names to factories (classes or functions) and remembers, for each, its
+summary and the plugin that added it, so `tk list` and `tk info` can say where a component
+comes from. Reading a registry first asks the plugins to fill it (see `taskkit.plugin_manager`),
+which is why plugins load lazily and only once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fnmatch
+import inspect
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from taskkit.errors import ComponentOptionError, DuplicateComponentError, UnknownComponentError
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+#: The plugin whose hook is running; registrations made outside any hook count as user code.
+_current_plugin: ContextVar[str] = ContextVar("taskkit_current_plugin", default="user code")
+
+
+@contextlib.contextmanager
+def registering_as(plugin: str) -> Iterator[None]:
+    """Attribute every registration made inside the block to `plugin`."""
+    token = _current_plugin.set(plugin)
+    try:
+        yield
+    finally:
+        _current_plugin.reset(token)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered component: its factory and where it came from."""
+
+    name: str
+    factory: T
+    kind: str
+    plugin: str
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.factory) or ""
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+    def options(self) -> dict[str, Any]:
+        """Constructor options and their defaults (`inspect.Parameter.empty` when required)."""
+        try:
+            params = inspect.signature(self.factory).parameters.values()
+        except (TypeError, ValueError):
+            return {}
+        return {
+            p.name: p.default
+            for p in params
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+
+
+class Registry(Generic[T]):
+    """Names to factories for one kind of component (`kind` singular, `plural` for the CLI)."""
+
+    def __init__(self, kind: str, plural: str, fill: Callable[["Registry[T]"], None] | None = None):
+        self.kind, self.plural = kind, plural
+        self._fill = fill
+        self._filled = fill is None
+        self._entries: dict[str, Entry[T]] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(
+        self, name: str | T | None = None, *, aliases: tuple[str, ...] | list[str] = (),
+        override: bool = False,
+    ) -> Callable[[T], T]:
+        """Decorator adding a factory under `name` (default: its `__name__`) and `aliases`."""
+        if callable(name):  # used bare: @registry.register
+            return self.register()(name)
+
+        def add(factory: T) -> T:
+            key = name or factory.__name__
+            entry = Entry(key, factory, self.kind, _current_plugin.get(), tuple(aliases))
+            for label in (key, *entry.aliases):
+                self._check_free(label, entry.plugin, override)
+            if override:
+                self._remove(key)
+            self._entries[key] = entry
+            self._aliases.update({alias: key for alias in entry.aliases})
+            return factory
+
+        return add
+
+    def _check_free(self, label: str, plugin: str, override: bool) -> None:
+        owner = self._entries.get(self._aliases.get(label, label))
+        if owner is not None and not override:
+            raise DuplicateComponentError(self.kind, label, owner.plugin, plugin)
+
+    def _remove(self, name: str) -> None:
+        old = self._entries.pop(name, None)
+        for alias in old.aliases if old else ():
+            self._aliases.pop(alias, None)
+
+    def _ensure_filled(self) -> None:
+        if not self._filled:
+            self._filled = True  # set first: a plugin reading its own registry must not recurse
+            self._fill(self)
+
+    def entry(self, name: str) -> Entry[T]:
+        """The entry for `name` or one of its aliases; unknown names get close suggestions."""
+        self._ensure_filled()
+        key = self._aliases.get(name, name)
+        if key not in self._entries:
+            raise UnknownComponentError(self.kind, self.plural, name, self.suggest(name))
+        return self._entries[key]
+
+    def get(self, name: str) -> T:
+        return self.entry(name).factory
+
+    def build(self, name: str, **options: Any) -> Any:
+        """Call the factory of `name` with `options`, checking them against its signature first."""
+        entry = self.entry(name)
+        try:
+            inspect.signature(entry.factory).bind(**options)
+        except TypeError as exc:
+            known = ", ".join(entry.options()) or "none"
+            raise ComponentOptionError(
+                f"{self.kind} '{entry.name}' does not accept those options ({exc}); "
+                f"its options are: {known}"
+            ) from None
+        except ValueError:
+            pass  # no introspectable signature: let the call decide
+        return entry.factory(**options)
+
+    def names(self, pattern: str = "*") -> list[str]:
+        """Registered names (not aliases) matching a shell wildcard, sorted."""
+        self._ensure_filled()
+        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n.lower(), pattern.lower()))
+
+    def entries(self, pattern: str = "*") -> list[Entry[T]]:
+        return [self._entries[n] for n in self.names(pattern)]
+
+    def suggest(self, name: str, limit: int = 3) -> list[str]:
+        """The closest registered names and aliases to a misspelt `name`."""
+        self._ensure_filled()
+        labels = [*self._entries, *self._aliases]
+        return difflib.get_close_matches(name, labels, n=limit, cutoff=0.6)
+
+    def __contains__(self, name: object) -> bool:
+        self._ensure_filled()
+        return name in self._entries or name in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        self._ensure_filled()
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        state = f"{len(self._entries)} entries" if self._filled else "not yet filled"
+        return f"<Registry {self.plural}: {state}>"
