@@ -1,0 +1,61 @@
+"""The hooks a plugin may implement (pluggy project name `taskkit`).
+
+Each `tk_register_*` hook receives one registry and is called once, the first time that
+registry is read. A plugin imports heavy libraries (torch, timm) inside its hook functions,
+not at module level, so that `tk --help`, which only needs the tasks, stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from taskkit.registry import Registry
+
+PROJECT = "taskkit"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def tk_register_backbones(backbones: Registry) -> None:
+    """Register vision backbones (modules returning one feature map per stage)."""
+
+
+@hookspec
+def tk_register_heads(heads: Registry) -> None:
+    """Register heads: classifiers reading the last map, decoders reading all of them."""
+
+
+@hookspec
+def tk_register_losses(losses: Registry) -> None:
+    """Register losses: `nn.Module`s called with `(logits, target)`."""
+
+
+@hookspec
+def tk_register_augmentations(augmentations: Registry) -> None:
+    """Register augmentations: factories returning an albumentations transform."""
+
+
+@hookspec
+def tk_register_tasks(tasks: Registry) -> None:
+    """Register tasks; each gets a `tk` command of its own name."""
+
+
+@hookspec
+def tk_add_commands(app: typer.Typer) -> None:
+    """Add extra commands to the `tk` Typer app."""
+
+
+#: Which hook fills which registry.
+REGISTRY_HOOKS = {
+    "backbones": "tk_register_backbones",
+    "heads": "tk_register_heads",
+    "losses": "tk_register_losses",
+    "augmentations": "tk_register_augmentations",
+    "tasks": "tk_register_tasks",
+}

@@ -1,0 +1,170 @@
+"""Finds, loads and calls plugins: built-in ones, installed ones and local modules alike.
+
+Every plugin comes in through one door: an entry point in group `taskkit` (our own built-in
+plugins are declared in our pyproject.toml exactly like a third party's), or a module named
+in `TK_PLUGINS` / `--plugin`. Each loads, and each hook runs, inside its own try block: a
+broken plugin is recorded with its error, warned about in one line, and shown by
+`tk plugins`, while every other plugin and the CLI carry on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterable
+
+import pluggy
+
+from taskkit import hookspecs
+from taskkit.registry import Registry, registering_as
+
+ENTRY_POINT_GROUP = "taskkit"
+BUILTIN_DISTRIBUTION = "taskkit"
+log = logging.getLogger("taskkit")
+
+
+@dataclass
+class PluginRecord:
+    """What `tk plugins` shows for one plugin."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    status: str = "loaded"
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def builtin(self) -> bool:
+        return self.distribution == BUILTIN_DISTRIBUTION
+
+    @property
+    def error(self) -> str | None:
+        return "; ".join(self.errors) or None
+
+    def fail(self, during: str, exc: BaseException) -> None:
+        self.status = "failed"
+        self.errors.append(f"{during}: {type(exc).__name__}: {exc}")
+        origin = f" ({self.distribution} {self.version})".rstrip() if self.version else ""
+        log.warning(
+            "plugin '%s'%s failed in %s: %s: %s; see `tk plugins`",
+            self.name, origin, during, type(exc).__name__, exc,
+        )
+
+
+class PluginManager:
+    """Loads plugins once, on demand, and fills registries from their hooks."""
+
+    def __init__(self, local_modules: Iterable[str] = (), autoload: bool = True):
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._local_modules = list(local_modules)
+        self._autoload = autoload
+        self._loaded = False
+        self.records: list[PluginRecord] = []
+
+    @classmethod
+    def from_environment(cls) -> "PluginManager":
+        """Honour `TK_PLUGINS=mod.a,mod.b` and `TK_DISABLE_PLUGIN_AUTOLOAD=1`."""
+        local = [m.strip() for m in os.environ.get("TK_PLUGINS", "").split(",") if m.strip()]
+        disabled = os.environ.get("TK_DISABLE_PLUGIN_AUTOLOAD", "").strip().lower()
+        return cls(local, autoload=disabled in ("", "0", "false", "no"))
+
+    def add_local_modules(self, modules: Iterable[str]) -> None:
+        """Queue more local plugin modules; only possible before plugins have loaded."""
+        if self._loaded:
+            raise RuntimeError("plugins are already loaded; add local modules earlier")
+        self._local_modules.extend(modules)
+
+    def load(self) -> None:
+        """Import every plugin once: built-ins first, then installed packages, then local modules."""
+        if self._loaded:
+            return
+        self._loaded = True
+        for ep in _entry_points(self._autoload):
+            dist = ep.dist.metadata["Name"] if ep.dist else "unknown"
+            version = ep.dist.version if ep.dist else ""
+            self._register(PluginRecord(self._free_name(ep.name, dist), ep.value, dist, version), ep.load)
+        for module in self._local_modules:
+            record = PluginRecord(self._free_name(Path(module).stem, "local"), module, "(local)", "")
+            self._register(record, lambda m=module: _import_local(m))
+
+    def _free_name(self, name: str, dist: str) -> str:
+        taken = {r.name for r in self.records}
+        return name if name not in taken else f"{dist}:{name}"
+
+    def _register(self, record: PluginRecord, load: Callable[[], Any]) -> None:
+        self.records.append(record)
+        try:
+            plugin = load()
+            self._pm.register(plugin, name=record.name)
+        except Exception as exc:  # a plugin must never take the CLI down
+            record.fail("import", exc)
+            return
+        try:
+            self._pm.check_pending()  # hooks with no spec: a typo in a hook name
+        except pluggy.PluginValidationError as exc:
+            self._pm.unregister(name=record.name)
+            record.fail("validation", exc)
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> None:
+        """Call one hook of every loaded plugin in load order, each in isolation."""
+        self.load()
+        impls = {impl.plugin_name: impl for impl in getattr(self._pm.hook, hook_name).get_hookimpls()}
+        for record in self.records:
+            impl = impls.get(record.name)
+            if impl is None:
+                continue
+            with registering_as(record.name):
+                try:
+                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                except Exception as exc:
+                    record.fail(hook_name, exc)
+
+    def fill(self, registry: Registry) -> None:
+        """Fill `registry` from the hook that serves its kind."""
+        self.call_each(hookspecs.REGISTRY_HOOKS[registry.plural], **{registry.plural: registry})
+
+
+def _entry_points(autoload: bool) -> list[metadata.EntryPoint]:
+    """Entry points of group `taskkit`, built-ins first, each (distribution, name) once."""
+    seen, found = set(), []
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.metadata["Name"] if ep.dist else ""
+        if (dist, ep.name) in seen or (not autoload and dist != BUILTIN_DISTRIBUTION):
+            continue
+        seen.add((dist, ep.name))
+        found.append(ep)
+    return sorted(found, key=lambda ep: (ep.dist is None or ep.dist.metadata["Name"] != BUILTIN_DISTRIBUTION))
+
+
+def _import_local(module: str) -> ModuleType:
+    """Import a module by dotted name, or from a `.py` file path."""
+    if not module.endswith(".py"):
+        return importlib.import_module(module)
+    path = Path(module)
+    if not path.is_file():
+        raise FileNotFoundError(f"no plugin file {path}")
+    spec = importlib.util.spec_from_file_location(f"tk_local_{path.stem}", path)
+    plugin = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = plugin
+    spec.loader.exec_module(plugin)
+    return plugin
+
+
+_manager: PluginManager | None = None
+
+
+def get_manager() -> PluginManager:
+    """The process-wide plugin manager, configured from the environment on first use."""
+    global _manager
+    if _manager is None:
+        _manager = PluginManager.from_environment()
+    return _manager
