@@ -1,0 +1,70 @@
+"""What `tk list`, `tk info` and `tk plugins` report, as plain rows a table or JSON can show."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from taskkit.errors import UnknownComponentError
+from taskkit.plugin_manager import get_manager
+from taskkit.registries import REGISTRIES, find_entries, registered_by, registry_for, suggest_anywhere
+from taskkit.registry import Entry
+
+_WILDCARDS = set("*?[")
+
+
+def list_rows(kind: str | None = None, pattern: str | None = None) -> list[dict[str, str]]:
+    """One row per component; `kind` may also be a wildcard pattern over every kind."""
+    if kind is not None and pattern is None and _WILDCARDS & set(kind):
+        kind, pattern = None, kind
+    registries = [registry_for(kind)] if kind else list(REGISTRIES.values())
+    return [
+        {"kind": r.kind, "name": e.name, "summary": e.summary, "plugin": e.plugin}
+        for r in registries
+        for e in r.entries(pattern or "*")
+    ]
+
+
+def describe(name: str) -> list[dict[str, Any]]:
+    """Everything known about `name` in every registry that holds it."""
+    entries = find_entries(name)
+    if not entries:
+        raise UnknownComponentError("component", "", name, suggest_anywhere(name))
+    return [_describe_entry(e) for e in entries]
+
+
+def _describe_entry(entry: Entry) -> dict[str, Any]:
+    record = next((r for r in get_manager().records if r.name == entry.plugin), None)
+    return {
+        "kind": entry.kind,
+        "name": entry.name,
+        "aliases": list(entry.aliases),
+        "summary": entry.summary,
+        "doc": entry.doc,
+        "plugin": entry.plugin,
+        "distribution": record.distribution if record else "",
+        "version": record.version if record else "",
+        "options": {k: _show_default(v) for k, v in entry.options().items()},
+    }
+
+
+def _show_default(value: Any) -> str:
+    return "(required)" if value is inspect.Parameter.empty else repr(value)
+
+
+def plugin_rows() -> list[dict[str, Any]]:
+    """Each plugin with its origin, status, error and what it registered."""
+    for registry in REGISTRIES.values():
+        registry.names()  # fill every registry so failures in any hook are known
+    return [
+        {
+            "name": r.name,
+            "module": r.module,
+            "distribution": r.distribution,
+            "version": r.version,
+            "status": r.status,
+            "error": r.error,
+            "registered": registered_by(r.name),
+        }
+        for r in get_manager().records
+    ]

@@ -1,0 +1,186 @@
+"""The `tk` command line: core commands, one command per registered task, plugin commands.
+
+Importing this module must not import torch: `tk --help` stays fast because plugins import
+heavy libraries inside their hooks, and task commands import them inside their bodies.
+Errors raised on purpose (`TaskkitError`) become one line on stderr and their exit code;
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+
+from taskkit import __version__, catalog
+from taskkit.errors import TaskkitError
+from taskkit.plugin_manager import get_manager
+from taskkit.registries import TASKS
+
+log = logging.getLogger("taskkit")
+
+app = typer.Typer(
+    name="tk",
+    help="Train, fine-tune, evaluate and serve vision and sequence models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            torch_version = version("torch")
+        except PackageNotFoundError:
+            torch_version = "not installed"
+        typer.echo(f"taskkit {__version__} (torch {torch_version}, python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Show versions and exit.")
+    ] = False,
+    plugin: Annotated[
+        Optional[list[str]],
+        typer.Option("--plugin", metavar="MODULE", help="Load a local plugin module (repeatable)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    """Train, fine-tune, evaluate and serve vision and sequence models."""
+
+
+@app.command("list")
+def list_command(
+    kind: Annotated[Optional[str], typer.Argument(help="backbones, heads, losses, augmentations or tasks.")] = None,
+    pattern: Annotated[Optional[str], typer.Argument(help="Shell wildcard, e.g. 'resnet*'.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List registered components: name, summary and the plugin that added it."""
+    rows = catalog.list_rows(kind, pattern)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    _table(rows, ["kind", "name", "summary", "plugin"], empty="nothing registered matches")
+
+
+@app.command("info")
+def info_command(
+    name: Annotated[str, typer.Argument(help="A component name, e.g. focal.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show a component's kind, documentation, plugin and constructor options."""
+    described = catalog.describe(name)
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    for item in described:
+        _print_info(item)
+
+
+@app.command("plugins")
+def plugins_command(as_json: JsonOption = False) -> None:
+    """Show every plugin: origin, version, status, error and what it registered."""
+    rows = catalog.plugin_rows()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    shown = [
+        {**r, "registered": ", ".join(r["registered"]) or "-", "error": r["error"] or ""} for r in rows
+    ]
+    _table(shown, ["name", "distribution", "version", "status", "registered", "error"], empty="no plugins")
+
+
+def _print_info(item: dict[str, Any]) -> None:
+    origin = f"{item['distribution']} {item['version']}".strip()
+    typer.echo(f"{item['name']} ({item['kind']}) from plugin '{item['plugin']}' ({origin})")
+    if item["aliases"]:
+        typer.echo(f"aliases: {', '.join(item['aliases'])}")
+    typer.echo(f"\n{item['doc'] or item['summary']}\n")
+    typer.echo("options:" if item["options"] else "options: none")
+    for option, default in item["options"].items():
+        typer.echo(f"  {option} = {default}")
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if not rows:
+        typer.echo(empty)
+        return
+    table = Table(*columns, box=None, header_style="bold")
+    for row in rows:
+        table.add_row(*(str(row[c]) for c in columns))
+    Console(width=max(120, Console().width), soft_wrap=True).print(table)
+
+
+def _mount_tasks(target: typer.Typer) -> None:
+    """Give each registered task its `tk <name>` command; a broken one is skipped and warned."""
+    taken = {c.name for c in target.registered_commands}
+    for entry in TASKS.entries():
+        command = getattr(entry.factory, "command", None)
+        if entry.name in taken or not callable(command):
+            why = "its name is taken" if entry.name in taken else "it has no `command`"
+            log.warning("task '%s' from plugin '%s' has no command: %s", entry.name, entry.plugin, why)
+            continue
+        target.command(entry.name, help=entry.doc or None)(command)
+
+
+def build_app() -> typer.Typer:
+    """The full app: core commands, task commands and commands added by plugins."""
+    _mount_tasks(app)
+    get_manager().call_each("tk_add_commands", app=app)
+    return app
+
+
+def _local_plugins(argv: list[str]) -> list[str]:
+    """`--plugin MOD` values, needed before the app is built so their tasks get commands."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg == "--plugin" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            found.append(arg.split("=", 1)[1])
+    return found
+
+
+class _LowercaseLevel(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace(record.levelname, record.levelname.lower(), 1)
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LowercaseLevel("%(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `tk` and `python -m taskkit`; exits with the command's status.
+
+    Typer handles usage errors (exit 2), `--help` and `Exit`; errors raised on purpose
+    pass through it and are printed here as one line with their own exit code.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _setup_logging()
+    try:
+        get_manager().add_local_modules(_local_plugins(argv))
+        typer.main.get_command(build_app()).main(args=argv, prog_name="tk")
+    except TaskkitError as exc:
+        if "--debug" in argv:
+            raise
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        sys.exit(exc.exit_code)
