@@ -1,0 +1,3 @@
+"""A plugin that cannot import: it needs a library this machine does not have."""
+
+raise ImportError("tk-broken needs the 'libfoo' package; pip install libfoo")
