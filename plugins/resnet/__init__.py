@@ -1,0 +1,14 @@
+"""Built-in ResNet backbones (He et al., 2016), laid out so torchvision weights load as they are.
+
+The implementation imports torch and lives in `models.py`; this module loads it only when the
+backbones registry is read.
+"""
+
+from taskkit import hookimpl
+
+
+@hookimpl
+def tk_register_backbones(backbones):
+    from taskkit.plugins.resnet import models
+
+    backbones.register("resnet18")(models.ResNet18)
