@@ -1,0 +1,65 @@
+"""`tk data`: inspect a dataset before training on it.
+
+Mounted by the main CLI with `app.add_typer(data_app, name="data")`. This module imports
+only typer at module level (the data layer pulls in torch, numpy and PIL inside the
+command), so `tk --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Optional
+
+import typer
+
+data_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
+
+
+@data_app.command("check")
+def check_command(
+    path: Annotated[str, typer.Argument(help="A folder of class folders, a .csv/.jsonl manifest or a named dataset.")],
+    data_root: Annotated[
+        Optional[str], typer.Option("--data-root", metavar="DIR", help="Where named datasets live (default ./data).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Count images per class, summarise sizes and modes, and list unreadable files (never changes them)."""
+    from taskkit.data.check import check_data
+
+    report = check_data(path, data_root=data_root)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_report(report)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(width=max(120, Console().width), soft_wrap=True, highlight=False)
+    console.print(f"data: {report['source']}  ({len(report['classes'])} classes, {report['total']} readable images)",
+                  markup=False)
+    if len(report.get("splits", {})) > 1:
+        console.print("splits: " + ", ".join(f"{s} {n}" for s, n in report["splits"].items()), markup=False)
+    classes = Table("class", "images", box=None, header_style="bold")
+    for name, count in report["classes"].items():
+        classes.add_row(Text(name), str(count))
+    console.print(classes)
+    sizes = report["sizes"]
+    if sizes["min"]:
+        shown = {k: "x".join(str(v) for v in sizes[k]) for k in ("min", "max", "most_common")}
+        console.print(f"sizes: min {shown['min']}, max {shown['max']}, most common {shown['most_common']}"
+                      " (width x height)", markup=False)
+    console.print("modes: " + (", ".join(f"{m} {n}" for m, n in report["modes"].items()) or "none"), markup=False)
+    if not report["bad_files"]:
+        console.print("bad files: none")
+        return
+    console.print(f"bad files: {len(report['bad_files'])} (left untouched; fix or remove them)")
+    bad = Table(box=None, header_style="bold")
+    bad.add_column("path", overflow="fold")
+    bad.add_column("reason", overflow="fold")
+    for path, reason in report["bad_files"]:
+        bad.add_row(Text(path), Text(reason))
+    console.print(bad)
