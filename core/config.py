@@ -1,0 +1,88 @@
+"""Options from a command line and a YAML config file, merged and checked.
+
+`config.yaml` in a run directory holds every resolved option, so `--config` on it reruns the
+same run. Values given on the command line win over the file; the file wins over defaults.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from taskkit.atomic import atomic_write
+from taskkit.errors import BadInputError
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping of option names to values; safe loading only (no Python tags)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise BadInputError(f"{path} is not valid YAML{line}: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInputError(f"{path} must be a mapping of option names to values")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def write_config(path: Path, options: dict[str, Any]) -> None:
+    text = yaml.safe_dump(options, sort_keys=False, allow_unicode=True)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def merge_options(defaults: dict[str, Any], explicit: dict[str, Any], from_file: dict[str, Any],
+                  source: str = "config") -> dict[str, Any]:
+    """Defaults, overridden by the file, overridden by what the command line set explicitly."""
+    merged = dict(defaults)
+    for key, value in from_file.items():
+        if key not in defaults:
+            close = difflib.get_close_matches(key, list(defaults), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise BadInputError(f"unknown option '{key}' in {source}{hint}")
+        merged[key] = _coerce(key, value, defaults[key], source)
+    merged.update(explicit)
+    return merged
+
+
+def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
+    """Check a file's value against the type of the option's default."""
+    if default is None or value is None:
+        return value
+    expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):
+        return value
+    raise BadInputError(
+        f"option '{key}' in {source} should be {expected.__name__}, got {type(value).__name__} {value!r}"
+    )
+
+
+#: Options that steer a command but are not part of what a run is.
+META_OPTIONS = ("config", "resume", "json")
+
+
+def resolve_options(params: dict[str, Any], explicit_names: set[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """A command's options: defaults, then `--config` (or the resumed run's config.yaml), then the command line.
+
+    `params` are the command's parsed parameters and `explicit_names` those the user typed.
+    """
+    explicit = {k: v for k, v in params.items() if k in explicit_names and k not in META_OPTIONS}
+    explicit = {k: str(v) if isinstance(v, Path) else v for k, v in explicit.items()}
+    if params.get("resume"):
+        source = Path(params["resume"]) / "config.yaml"
+        if not source.is_file():
+            raise BadInputError(f"{params['resume']} is not a run directory (it has no config.yaml)")
+    else:
+        source = params.get("config")
+    from_file = read_config(source) if source else {}
+    return merge_options(defaults, explicit, from_file, source=str(source))

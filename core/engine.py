@@ -1,0 +1,181 @@
+"""The training loop every task shares: one epoch, evaluation, prediction and `fit`.
+
+Kept as plain functions over a model, a loss, an optimizer and loaders, so a task can read
+it top to bottom and a benchmark can compare it with a hand-written loop. Everything that
+is not the loop itself (logging, checkpoints, early stopping, progress) is a callback.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from taskkit.errors import TrainingError
+
+
+@dataclass
+class StepOptions:
+    """How each optimizer step is taken."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None  # autocast dtype, None for full precision
+    accumulate: int = 1  # batches per optimizer step
+    clip_grad: float | None = None  # max gradient norm
+    check_every: int = 1  # steps between finiteness checks (each is a device sync)
+
+
+@dataclass
+class FitState:
+    """What the loop knows between epochs; callbacks read and update it."""
+
+    epochs: int
+    epoch: int = 0  # epochs completed
+    global_step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_value: float | None = None
+    best_epoch: int | None = None
+    stop_reason: str | None = None
+
+
+class Callback(Protocol):
+    def on_fit_start(self, state: FitState) -> None: ...
+    def on_step(self, state: FitState, step: int, steps: int) -> None: ...
+    def on_epoch_end(self, state: FitState, row: dict[str, float]) -> None: ...
+    def on_fit_end(self, state: FitState) -> None: ...
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so an epoch's randomness depends only on `seed`."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _autocast(options: StepOptions):
+    if options.amp_dtype is None:
+        return nullcontext()
+    return torch.autocast(options.device.type, dtype=options.amp_dtype)
+
+
+def _check_finite(loss_flags: Tensor, epoch: int, step: int) -> None:
+    if bool(loss_flags.any()):
+        raise TrainingError(
+            f"loss became NaN or infinite in epoch {epoch}, at or before step {step}; "
+            "lower --lr or set --clip-grad (the last good checkpoint is kept)"
+        )
+
+
+def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
+                    scheduler: Any, options: StepOptions, state: FitState,
+                    callbacks: list[Callback] = ()) -> dict[str, float]:
+    """One pass over `loader`; returns mean loss and, for class-index targets, accuracy."""
+    model.train()
+    device, per_step_scheduler = options.device, not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    bad = torch.zeros((), device=device, dtype=torch.bool)
+    seen, steps = 0, len(loader)
+    optimizer.zero_grad(set_to_none=True)
+    for step, (inputs, targets) in enumerate(loader, start=1):
+        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        with _autocast(options):
+            logits = model(inputs)
+            loss = loss_fn(logits, targets)
+        (loss / options.accumulate).backward()
+        bad |= ~torch.isfinite(loss.detach())
+        if step % options.check_every == 0:
+            _check_finite(bad, state.epoch + 1, step)
+        if step % options.accumulate == 0 or step == steps:
+            if options.clip_grad:
+                nn.utils.clip_grad_norm_(model.parameters(), options.clip_grad)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.global_step += 1
+            if per_step_scheduler and scheduler is not None:
+                scheduler.step()
+        total_loss += loss.detach() * len(inputs)
+        if targets.dim() == 1 and not targets.is_floating_point():
+            correct += (logits.detach().argmax(1) == targets).sum()
+        seen += len(inputs)
+        for callback in callbacks:
+            callback.on_step(state, step, steps)
+    _check_finite(bad, state.epoch + 1, steps)
+    return {"train_loss": total_loss.item() / max(seen, 1), "train_acc": correct.item() / max(seen, 1)}
+
+
+@dataclass
+class Evaluation:
+    loss: float
+    logits: Tensor  # on the CPU, in loader order
+    targets: Tensor
+
+    @property
+    def accuracy(self) -> float:
+        return (self.logits.argmax(1) == self.targets).float().mean().item() if len(self.targets) else 0.0
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, options: StepOptions) -> Evaluation:
+    """Loss over `loader` plus every logit and target, for metrics computed afterwards."""
+    model.eval()
+    total, seen, all_logits, all_targets = torch.zeros((), device=options.device), 0, [], []
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(options.device), targets.to(options.device)
+        with _autocast(options):
+            logits = model(inputs)
+            total += loss_fn(logits, targets).float() * len(inputs)
+        seen += len(inputs)
+        all_logits.append(logits.float().cpu())
+        all_targets.append(targets.cpu())
+    logits = torch.cat(all_logits) if all_logits else torch.empty(0)
+    targets = torch.cat(all_targets) if all_targets else torch.empty(0, dtype=torch.long)
+    return Evaluation(total.item() / max(seen, 1), logits, targets)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, inputs: Tensor, options: StepOptions, batch_size: int = 256) -> Tensor:
+    """Softmax probabilities for a stack of inputs."""
+    model.eval()
+    outputs = []
+    for batch in inputs.split(batch_size):
+        with _autocast(options):
+            outputs.append(model(batch.to(options.device)).float().softmax(1).cpu())
+    return torch.cat(outputs)
+
+
+def fit(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, scheduler: Any,
+        train_loader: Any, val_loader: Any, options: StepOptions, state: FitState,
+        callbacks: list[Callback], seed: int,
+        on_epoch_start: Callable[[int], None] | None = None) -> FitState:
+    """Train from `state.epoch` to `state.epochs`, evaluating on validation after each epoch.
+
+    Each epoch reseeds every generator from `seed` and the epoch number, so an epoch's
+    randomness does not depend on what ran before it: a resumed run repeats exactly.
+    """
+    for callback in callbacks:
+        callback.on_fit_start(state)
+    while state.epoch < state.epochs and state.stop_reason is None:
+        started = time.perf_counter()
+        seed_everything(seed * 1000 + state.epoch)
+        if on_epoch_start is not None:
+            on_epoch_start(state.epoch)
+        row = train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler, options, state, callbacks)
+        val = evaluate(model, val_loader, loss_fn, options)
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(val.loss)
+        state.epoch += 1
+        row = {"epoch": state.epoch, **row, "val_loss": val.loss, "val_acc": val.accuracy,
+               "lr": optimizer.param_groups[0]["lr"], "time": round(time.perf_counter() - started, 4)}
+        state.history.append(row)
+        for callback in callbacks:
+            callback.on_epoch_end(state, row)
+    for callback in callbacks:
+        callback.on_fit_end(state)
+    return state

@@ -1,0 +1,173 @@
+"""One training run of a classifier, shared by the tasks that train one.
+
+Given a model, a loss, datasets and options, this builds loaders, optimizer, scheduler and
+callbacks, runs `engine.fit` (or resumes it), then evaluates the best weights on the test
+split exactly once and writes the report, plots and run.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+
+from taskkit import callbacks as cb
+from taskkit.checkpoints import load_state, load_weights, restore_rng_state
+from taskkit.engine import FitState, StepOptions, evaluate, fit
+from taskkit.errors import BadInputError
+from taskkit.metrics import classification_report
+from taskkit.optim import build_optimizer, build_scheduler, parameter_groups
+from taskkit.plots import plot_confusion_matrix, plot_curves, write_confusion_csv
+
+
+@dataclass
+class TrainOptions:
+    """The options every training task shares, checked before any work starts."""
+
+    epochs: int = 15
+    batch_size: int = 64
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    scheduler: str = "warmup+cosine"
+    warmup_epochs: float = 1.0
+    clip_grad: float = 0.0
+    accumulate: int = 1
+    patience: int = 0
+    balance: str = "none"
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    workers: int = 0
+    tensorboard: bool = False
+    quiet: bool = False
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> "TrainOptions":
+        chosen = cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
+        chosen.validate()
+        return chosen
+
+    def validate(self) -> None:
+        positive = {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size, "accumulate": self.accumulate}
+        for name, value in positive.items():
+            if not value > 0:
+                raise BadInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        for name in ("weight_decay", "clip_grad", "patience", "workers", "warmup_epochs", "momentum"):
+            if getattr(self, name) < 0:
+                raise BadInputError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
+        if self.balance not in ("none", "oversample", "class-weights"):
+            raise BadInputError(f"--balance must be none, oversample or class-weights, got '{self.balance}'")
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU; asking for a missing device is bad input."""
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": has_mps}
+    if name.split(":")[0] not in available:
+        raise BadInputError(f"--device must be auto, cpu, cuda or mps, got '{name}'")
+    if not available[name.split(":")[0]]:
+        raise BadInputError(f"--device {name} is not available on this machine; use --device auto or cpu")
+    return torch.device(name)
+
+
+def step_options(options: TrainOptions, device: torch.device) -> StepOptions:
+    """Mixed precision where the device supports it: bfloat16 or float16 on CUDA, none on CPU."""
+    amp_dtype = None
+    if options.amp and device.type == "cuda":
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return StepOptions(device=device, amp_dtype=amp_dtype, accumulate=options.accumulate,
+                       clip_grad=options.clip_grad or None, check_every=1 if device.type == "cpu" else 50)
+
+
+def class_weights(targets: list[int], num_classes: int) -> list[float]:
+    """Inverse-frequency weights, normalised to average 1 over the classes present."""
+    counts = torch.bincount(torch.tensor(targets), minlength=num_classes).float()
+    weights = torch.where(counts > 0, counts.sum() / (num_classes * counts.clamp_min(1)), torch.zeros(()))
+    return weights.tolist()
+
+
+def make_loaders(train: Dataset, val: Dataset, test: Dataset, options: TrainOptions,
+                 train_targets: list[int], generator: torch.Generator) -> tuple[DataLoader, ...]:
+    """Loaders; training shuffles with `generator`, or samples classes evenly with `--balance oversample`."""
+    common = {"batch_size": options.batch_size, "num_workers": options.workers,
+              "persistent_workers": options.workers > 0}
+    if options.balance == "oversample":
+        per_sample = torch.tensor(class_weights(train_targets, max(train_targets) + 1))[train_targets]
+        sampler = WeightedRandomSampler(per_sample, len(train_targets), generator=generator)
+        train_loader = DataLoader(train, sampler=sampler, generator=generator, **common)
+    else:
+        train_loader = DataLoader(train, shuffle=True, generator=generator, **common)
+    return train_loader, DataLoader(val, **common), DataLoader(test, **common)
+
+
+def train_classifier(model: torch.nn.Module, loss_fn: Callable, data: Any, options: TrainOptions,
+                     run_dir: Path, record: dict[str, Any], resume: bool = False) -> dict[str, Any]:
+    """Fit, test the best weights once, write the report; returns the test report."""
+    device = resolve_device(options.device)
+    model.to(device)
+    loss_fn.to(device)
+    generator = torch.Generator()
+    loaders = make_loaders(data.train, data.val, data.test, options, data.train_targets(), generator)
+    optimizer = build_optimizer(options.optimizer, parameter_groups(model, options.weight_decay),
+                                options.lr, options.momentum)
+    scheduler = build_scheduler(options.scheduler, optimizer, epochs=options.epochs,
+                                steps_per_epoch=-(-len(loaders[0]) // options.accumulate),
+                                warmup_epochs=options.warmup_epochs)
+    state = FitState(epochs=options.epochs)
+    if resume:
+        _restore(run_dir / "last.ckpt", model, optimizer, scheduler, state)
+    fit(model, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device), state,
+        _callbacks(options, run_dir, model, optimizer, scheduler), seed=options.seed,
+        on_epoch_start=lambda epoch: generator.manual_seed(options.seed * 1000 + epoch))
+    model.load_state_dict(load_weights(run_dir / "model.safetensors"))
+    test = evaluate(model, loaders[2], loss_fn, step_options(options, device))
+    report = classification_report(test.logits, test.targets, data.classes)
+    report["loss"] = test.loss
+    _write_results(run_dir, state, report, data.classes, record)
+    return report
+
+
+def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler) -> list[cb.Callback]:
+    chosen: list[cb.Callback] = [] if options.quiet else [cb.ProgressBar()]
+    chosen.append(cb.CSVLogger(run_dir / "metrics.csv"))
+    if options.tensorboard:
+        chosen.append(cb.TensorBoardLogger(run_dir / "tensorboard"))
+    chosen.append(cb.Checkpointer(run_dir, {"model": model, "optimizer": optimizer, "scheduler": scheduler}))
+    if options.patience:
+        chosen.append(cb.EarlyStopping(options.patience))
+    return chosen
+
+
+def _restore(path: Path, model, optimizer, scheduler, state: FitState) -> None:
+    """Load the last resumable state; the epoch loop reseeds itself, RNG is restored for completeness."""
+    saved = load_state(path)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    for key, value in saved["fit"].items():
+        setattr(state, key, value)
+    restore_rng_state(saved["rng"])
+
+
+def _write_results(run_dir: Path, state: FitState, report: dict[str, Any], classes: list[str],
+                   record: dict[str, Any]) -> None:
+    from taskkit.runs import write_json
+
+    if state.history:
+        plot_curves(state.history, run_dir / "curves.png")
+    write_confusion_csv(report["confusion_matrix"], classes, run_dir / "confusion_matrix.csv")
+    plot_confusion_matrix(report["confusion_matrix"], classes, run_dir / "confusion_matrix.png")
+    record.update(status="finished", epochs_run=state.epoch, best_epoch=state.best_epoch,
+                  stopped=state.stop_reason, metrics={"test": report, "history": state.history})
+    write_json(run_dir / "run.json", record)
+
+
+def options_dict(options: TrainOptions) -> dict[str, Any]:
+    return asdict(options)
