@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from taskkit import __version__, catalog
+from taskkit.data_cli import data_app
 from taskkit.errors import TaskkitError
 from taskkit.plugin_manager import get_manager
 from taskkit.registries import TASKS
@@ -101,6 +103,38 @@ def plugins_command(as_json: JsonOption = False) -> None:
     _table(shown, ["name", "distribution", "version", "status", "registered", "error"], empty="no plugins")
 
 
+@app.command("eval")
+def eval_command(
+    run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify.")],
+    data: Annotated[Optional[str], typer.Option("--data", help="Other labelled data to evaluate on (all of it).")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="train, val, test or all (default: test).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate a trained run on a split of its data, or on other labelled data."""
+    record, task = _run_task(run)
+    task.evaluate(run, record, data, split, as_json)
+
+
+@app.command("predict")
+def predict_command(
+    run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify.")],
+    inputs: Annotated[list[str], typer.Argument(help="Files (or, for text tasks, sentences) to predict.")],
+    top_k: Annotated[int, typer.Option("--top-k", help="How many labels to show per input.")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """Predict with a trained run: the top labels and their probabilities for each input."""
+    record, task = _run_task(run)
+    task.predict(run, record, inputs, top_k, as_json)
+
+
+def _run_task(run: Path) -> tuple[dict[str, Any], Any]:
+    """A run's record and the task that trained it."""
+    from taskkit.runs import read_run
+
+    record = read_run(run)
+    return record, TASKS.get(record["task"])
+
+
 def _print_info(item: dict[str, Any]) -> None:
     origin = f"{item['distribution']} {item['version']}".strip()
     typer.echo(f"{item['name']} ({item['kind']}) from plugin '{item['plugin']}' ({origin})")
@@ -137,10 +171,17 @@ def _mount_tasks(target: typer.Typer) -> None:
         target.command(entry.name, help=entry.doc or None)(command)
 
 
+_built = False
+
+
 def build_app() -> typer.Typer:
-    """The full app: core commands, task commands and commands added by plugins."""
-    _mount_tasks(app)
-    get_manager().call_each("tk_add_commands", app=app)
+    """The full app: core commands, task commands and commands added by plugins (built once)."""
+    global _built
+    if not _built:
+        _built = True
+        app.add_typer(data_app, name="data")
+        _mount_tasks(app)
+        get_manager().call_each("tk_add_commands", app=app)
     return app
 
 
@@ -177,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     _setup_logging()
     try:
-        get_manager().add_local_modules(_local_plugins(argv))
+        if not _built:
+            get_manager().add_local_modules(_local_plugins(argv))
         typer.main.get_command(build_app()).main(args=argv, prog_name="tk")
     except TaskkitError as exc:
         if "--debug" in argv:

@@ -1,0 +1,54 @@
+"""Command-line options shared by the tasks, declared once so every task spells them alike.
+
+Defaults here are only what `--help` shows: the task's defaults dict is the source of truth
+that a `--config` file and the command line override.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+TRAINING = "Training"
+DATA = "Data"
+RUN = "Run"
+
+Data = Annotated[str, typer.Option("--data", help="Folder of class folders, CSV/JSONL manifest, or a named dataset (digits, mnist, fashion-mnist, cifar10, cifar100).", rich_help_panel=DATA)]
+DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Where named datasets live (default ./data).", rich_help_panel=DATA)]
+ValSplit = Annotated[float, typer.Option("--val-split", help="Fraction of the data for validation.", rich_help_panel=DATA)]
+TestSplit = Annotated[float, typer.Option("--test-split", help="Fraction of the data for testing.", rich_help_panel=DATA)]
+ImgSize = Annotated[Optional[int], typer.Option("--img-size", help="Resize images to this square size (default: the dataset's own, at least what the backbone needs).", rich_help_panel=DATA)]
+Strict = Annotated[bool, typer.Option("--strict", help="Fail on unreadable images instead of skipping them.", rich_help_panel=DATA)]
+Workers = Annotated[int, typer.Option("--workers", help="Data-loading worker processes.", rich_help_panel=DATA)]
+Balance = Annotated[str, typer.Option("--balance", help="none, oversample (weighted sampler) or class-weights (weights in the loss).", rich_help_panel=DATA)]
+
+Backbone = Annotated[str, typer.Option("--backbone", help="Backbone name; see `tk list backbones`.")]
+Head = Annotated[str, typer.Option("--head", help="Head name; see `tk list heads`.")]
+Loss = Annotated[str, typer.Option("--loss", help="Loss name; see `tk list losses`.")]
+Dropout = Annotated[float, typer.Option("--dropout", help="Dropout before the head's output layer.")]
+LabelSmoothing = Annotated[Optional[float], typer.Option("--label-smoothing", help="Label smoothing for losses that take it (default 0.1 for cross-entropy).")]
+
+Optimizer = Annotated[str, typer.Option("--optimizer", help="sgd, nesterov, adagrad, adadelta, rmsprop, adam or adamw.", rich_help_panel=TRAINING)]
+Lr = Annotated[float, typer.Option("--lr", help="Peak learning rate.", rich_help_panel=TRAINING)]
+WeightDecay = Annotated[float, typer.Option("--weight-decay", help="L2 weight decay (never on norm or bias parameters).", rich_help_panel=TRAINING)]
+Momentum = Annotated[float, typer.Option("--momentum", help="Momentum for sgd, nesterov.", rich_help_panel=TRAINING)]
+Scheduler = Annotated[str, typer.Option("--scheduler", help="none, step, multistep, exponential, cosine, warmup+cosine, onecycle or plateau.", rich_help_panel=TRAINING)]
+WarmupEpochs = Annotated[float, typer.Option("--warmup-epochs", help="Linear warm-up length for warmup+cosine.", rich_help_panel=TRAINING)]
+Epochs = Annotated[int, typer.Option("--epochs", help="Number of epochs.", rich_help_panel=TRAINING)]
+BatchSize = Annotated[int, typer.Option("--batch-size", help="Samples per batch.", rich_help_panel=TRAINING)]
+ClipGrad = Annotated[float, typer.Option("--clip-grad", help="Clip the gradient norm to this value (0: off).", rich_help_panel=TRAINING)]
+Accumulate = Annotated[int, typer.Option("--accumulate", help="Batches per optimizer step (gradient accumulation).", rich_help_panel=TRAINING)]
+Patience = Annotated[int, typer.Option("--patience", help="Stop after this many epochs without improvement (0: never).", rich_help_panel=TRAINING)]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed; CPU runs with the same seed are identical.", rich_help_panel=TRAINING)]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.", rich_help_panel=TRAINING)]
+Amp = Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision where the device supports it.", rich_help_panel=TRAINING)]
+
+Out = Annotated[Path, typer.Option("--out", help="Folder that holds run directories.", rich_help_panel=RUN)]
+Name = Annotated[Optional[str], typer.Option("--name", help="Run name (default: the task's name); a taken name gets -2, -3...", rich_help_panel=RUN)]
+Config = Annotated[Optional[Path], typer.Option("--config", help="YAML file of options, e.g. a run's config.yaml.", rich_help_panel=RUN)]
+Resume = Annotated[Optional[Path], typer.Option("--resume", help="Continue a stopped run from its last checkpoint.", rich_help_panel=RUN)]
+TensorBoard = Annotated[bool, typer.Option("--tensorboard", help="Also log to TensorBoard.", rich_help_panel=RUN)]
+Quiet = Annotated[bool, typer.Option("--quiet", help="No progress bar.", rich_help_panel=RUN)]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable results.", rich_help_panel=RUN)]

@@ -1,0 +1,180 @@
+"""What `tk classify` does: assemble the data and model, train, evaluate, predict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import typer
+
+from taskkit.backbone import BackboneWithHead
+from taskkit.checkpoints import load_weights
+from taskkit.config import write_config
+from taskkit.data import load_image_data, load_image_for_prediction
+from taskkit.errors import BadInputError, TrainingError
+from taskkit.registries import BACKBONES, HEADS, LOSSES
+from taskkit.runs import claim_run_dir, versions, write_json
+from taskkit.training import TrainOptions, resolve_device, step_options, train_classifier
+
+
+DEFAULT_LABEL_SMOOTHING = 0.1
+
+
+def build_model(spec: dict[str, Any]) -> BackboneWithHead:
+    """The classifier a model spec (stored in run.json) describes."""
+    backbone = BACKBONES.build(spec["backbone"], in_channels=spec["in_channels"], img_size=spec["img_size"],
+                               **spec.get("backbone_options", {}))
+    head = HEADS.build(spec["head"], in_channels=backbone.out_channels[-1], num_outputs=len(spec["classes"]),
+                       **spec.get("head_options", {}))
+    return BackboneWithHead(backbone, head)
+
+
+def build_loss(options: dict[str, Any], train_targets: list[int], num_classes: int) -> torch.nn.Module:
+    """The loss by name, with label smoothing and class weights where asked for.
+
+    Label smoothing left unset means 0.1 for a loss that takes it (cross-entropy) and none
+    for the others; set explicitly, it is an error on a loss that cannot use it.
+    """
+    from taskkit.training import class_weights
+
+    takes = LOSSES.entry(options["loss"]).options()
+    smoothing_key = next((k for k in ("label_smoothing", "smoothing") if k in takes), None)
+    extra: dict[str, Any] = {}
+    smoothing = options["label_smoothing"]
+    if smoothing is not None and not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
+        raise BadInputError(f"--label-smoothing must be a number in [0, 1), got {smoothing!r}")
+    if smoothing is not None and smoothing > 0 and smoothing_key is None:
+        raise BadInputError(f"loss '{options['loss']}' does not take --label-smoothing; use cross-entropy")
+    if smoothing_key is not None:
+        extra[smoothing_key] = DEFAULT_LABEL_SMOOTHING if smoothing is None else float(smoothing)
+    if options["balance"] == "class-weights":
+        key = "weight" if "weight" in takes else "alpha" if "alpha" in takes else None
+        if key is None:
+            raise BadInputError(f"loss '{options['loss']}' takes no class weights; use cross-entropy or focal")
+        extra[key] = class_weights(train_targets, num_classes)
+    return LOSSES.build(options["loss"], **extra)
+
+
+def train(task: str, options: dict[str, Any], resume: Path | None) -> tuple[Path, dict[str, Any]]:
+    """Check everything, claim the run directory, train and test; returns (run_dir, test report)."""
+    train_options = TrainOptions.from_options(options)
+    resolve_device(train_options.device)
+    backbone_class = BACKBONES.get(options["backbone"])
+    HEADS.entry(options["head"])
+    LOSSES.entry(options["loss"])
+    data = load_image_data(
+        options["data"], data_root=options["data_root"], img_size=options["img_size"],
+        min_img_size=getattr(backbone_class, "min_img_size", 1), val_split=options["val_split"],
+        test_split=options["test_split"], seed=options["seed"], strict=options["strict"],
+    )
+    spec = {"backbone": options["backbone"], "head": options["head"], "head_options": {"dropout": options["dropout"]},
+            "in_channels": data.in_channels, "img_size": data.img_size, "classes": data.classes,
+            "mean": data.mean, "std": data.std}
+    torch.manual_seed(options["seed"])
+    model = build_model(spec)
+    loss_fn = build_loss(options, data.train_targets(), len(data.classes))
+    run_dir = _prepare_run_dir(task, options, resume)
+    record = {"task": task, "status": "running", "model": spec, "data": data.source,
+              "skipped_files": data.skipped, "versions": versions()}
+    write_json(run_dir / "run.json", record)
+    try:
+        report = train_classifier(model, loss_fn, data, train_options, run_dir, record, resume=resume is not None)
+    except TrainingError as exc:
+        raise TrainingError(f"{exc}; {_last_good(run_dir)}") from None
+    return run_dir, report
+
+
+def _prepare_run_dir(task: str, options: dict[str, Any], resume: Path | None) -> Path:
+    if resume is not None:
+        if not (Path(resume) / "last.ckpt").is_file():
+            raise BadInputError(f"{resume} has no last.ckpt to resume from")
+        run_dir = Path(resume)
+    else:
+        run_dir = claim_run_dir(Path(options["out"]), options["name"] or task)
+    write_config(run_dir / "config.yaml", {**options, "name": run_dir.name, "out": str(run_dir.parent)})
+    return run_dir
+
+
+def _last_good(run_dir: Path) -> str:
+    checkpoint = run_dir / "last.ckpt"
+    if not checkpoint.is_file():
+        return "no epoch finished, so there is no checkpoint"
+    return f"the last good checkpoint is {checkpoint}"
+
+
+def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"run": str(run_dir), "test": report}, indent=2))
+        return
+    from rich.console import Console
+
+    from taskkit.metrics import report_table
+
+    console = Console()
+    console.print(report_table(report))
+    console.print(f"run saved to {run_dir}", highlight=False)
+
+
+def _load_model(run_dir: Path, record: dict[str, Any]) -> BackboneWithHead:
+    model = build_model(record["model"])
+    weights = run_dir / "model.safetensors"
+    if not weights.is_file():
+        raise BadInputError(f"{run_dir} has no model.safetensors; it has not finished an epoch")
+    try:
+        model.load_state_dict(load_weights(weights))
+    except RuntimeError as exc:
+        raise BadInputError(f"{weights} does not fit the model in run.json ({str(exc).splitlines()[0]})") from None
+    return model
+
+
+def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
+    """Metrics of a trained run on a split of its own data, or on other labelled data (all of it)."""
+    from torch.utils.data import ConcatDataset, DataLoader
+
+    from taskkit.config import read_config
+    from taskkit.engine import evaluate
+    from taskkit.metrics import classification_report
+
+    options = read_config(run_dir / "config.yaml")
+    split = split or ("all" if data else "test")
+    if split not in ("train", "val", "test", "all"):
+        raise BadInputError(f"--split must be train, val, test or all, got '{split}'")
+    spec = record["model"]
+    loaded = load_image_data(data or options["data"], data_root=options.get("data_root"), img_size=spec["img_size"],
+                             in_channels=spec["in_channels"], classes=spec["classes"], seed=options.get("seed", 0),
+                             val_split=options.get("val_split", 0.1), test_split=options.get("test_split", 0.1),
+                             mean=spec["mean"], std=spec["std"])
+    dataset = ConcatDataset([loaded.train, loaded.val, loaded.test]) if split == "all" else getattr(loaded, split)
+    model = _load_model(run_dir, record)
+    result = evaluate(model, DataLoader(dataset, batch_size=256), LOSSES.build("cross-entropy"),
+                      step_options(TrainOptions(), resolve_device("cpu")))
+    report = classification_report(result.logits, result.targets, spec["classes"])
+    report_and_print(run_dir, report, as_json)
+
+
+def predict_files(run_dir: Path, record: dict[str, Any], files: list[str], top_k: int, as_json: bool) -> None:
+    """Top-k labels with probabilities for each image file."""
+    from taskkit.engine import predict
+
+    spec = record["model"]
+    model = _load_model(run_dir, record)
+    images = torch.stack([
+        load_image_for_prediction(f, in_channels=spec["in_channels"], img_size=spec["img_size"],
+                                  mean=spec["mean"], std=spec["std"])
+        for f in files
+    ])
+    probs = predict(model, images, step_options(TrainOptions(), resolve_device("cpu")))
+    k = max(1, min(top_k, len(spec["classes"])))
+    results = []
+    for path, row in zip(files, probs):
+        values, indices = row.topk(k)
+        results.append({"file": path, "predictions": [
+            {"label": spec["classes"][i], "probability": round(float(v), 4)} for v, i in zip(values, indices)]})
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    for item in results:
+        shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
+        typer.echo(f"{item['file']}: {shown}")
