@@ -7,6 +7,7 @@ is not the loop itself (logging, checkpoints, early stopping, progress) is a cal
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from contextlib import nullcontext
@@ -75,12 +76,18 @@ def _check_finite(loss_flags: Tensor, epoch: int, step: int) -> None:
 def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
                     scheduler: Any, options: StepOptions, state: FitState,
                     callbacks: list[Callback] = ()) -> dict[str, float]:
-    """One pass over `loader`; returns mean loss and, for class-index targets, accuracy."""
+    """One pass over `loader`; returns mean loss and, for class-index targets, accuracy.
+
+    On the CPU each step's loss is read at once (free there) to check it is finite; on an
+    accelerator a flag stays on the device and is read every `check_every` steps, so the
+    loop does not wait on the device after each step.
+    """
     model.train()
     device, per_step_scheduler = options.device, not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    total_loss = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
+    sync_each_step = options.check_every == 1
+    total_loss = 0.0 if sync_each_step else torch.zeros((), device=device)
     bad = torch.zeros((), device=device, dtype=torch.bool)
+    correct = torch.zeros((), device=device, dtype=torch.long)
     seen, steps = 0, len(loader)
     optimizer.zero_grad(set_to_none=True)
     for step, (inputs, targets) in enumerate(loader, start=1):
@@ -88,10 +95,17 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
         with _autocast(options):
             logits = model(inputs)
             loss = loss_fn(logits, targets)
-        (loss / options.accumulate).backward()
-        bad |= ~torch.isfinite(loss.detach())
-        if step % options.check_every == 0:
-            _check_finite(bad, state.epoch + 1, step)
+        (loss / options.accumulate if options.accumulate > 1 else loss).backward()
+        if sync_each_step:
+            value = loss.item()
+            if not math.isfinite(value):
+                _check_finite(torch.tensor(True), state.epoch + 1, step)
+            total_loss += value * len(inputs)
+        else:
+            bad |= ~torch.isfinite(loss.detach())
+            total_loss += loss.detach() * len(inputs)
+            if step % options.check_every == 0:
+                _check_finite(bad, state.epoch + 1, step)
         if step % options.accumulate == 0 or step == steps:
             if options.clip_grad:
                 nn.utils.clip_grad_norm_(model.parameters(), options.clip_grad)
@@ -100,14 +114,13 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
             state.global_step += 1
             if per_step_scheduler and scheduler is not None:
                 scheduler.step()
-        total_loss += loss.detach() * len(inputs)
         if targets.dim() == 1 and not targets.is_floating_point():
             correct += (logits.detach().argmax(1) == targets).sum()
         seen += len(inputs)
         for callback in callbacks:
             callback.on_step(state, step, steps)
     _check_finite(bad, state.epoch + 1, steps)
-    return {"train_loss": total_loss.item() / max(seen, 1), "train_acc": correct.item() / max(seen, 1)}
+    return {"train_loss": float(total_loss) / max(seen, 1), "train_acc": correct.item() / max(seen, 1)}
 
 
 @dataclass

@@ -187,6 +187,19 @@ class ArrayImages(_Images):
     def _raw(self, index: int) -> np.ndarray:
         return self.images[index]
 
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, int]]:
+        """A whole batch in one go (the DataLoader's batched fetch): one conversion, not one per image.
+
+        Per-image conversion made the data loader a quarter of a digits epoch; the values
+        are the same as `__getitem__`'s, element for element.
+        """
+        if self.augment is not None:
+            return [self[i] for i in indices]
+        batch = torch.from_numpy(resize(self.images[indices], self.size)).permute(0, 3, 1, 2)
+        batch = (batch.float().div_(255.0) - self.mean[:, None, None]) / self.std[:, None, None]
+        batch = batch.contiguous()  # NCHW in memory too: channels-last strides slow CPU convolutions
+        return [(image, self.targets[i]) for image, i in zip(batch, indices)]
+
 
 class FileImages(_Images):
     """Images decoded from disk on each access, so memory stays flat and workers can pickle it."""
