@@ -79,6 +79,9 @@ class PluginManager:
 
     def add_local_modules(self, modules: Iterable[str]) -> None:
         """Queue more local plugin modules; only possible before plugins have loaded."""
+        modules = list(modules)
+        if not modules:
+            return
         if self._loaded:
             raise RuntimeError("plugins are already loaded; add local modules earlier")
         self._local_modules.extend(modules)
