@@ -8,6 +8,7 @@ split exactly once and writes the report, plots and run.json.
 from __future__ import annotations
 
 import gc
+import importlib.util
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -63,6 +64,8 @@ class TrainOptions:
                 raise BadInputError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
         if self.balance not in ("none", "oversample", "class-weights"):
             raise BadInputError(f"--balance must be none, oversample or class-weights, got '{self.balance}'")
+        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise BadInputError("--tensorboard needs TensorBoard: pip install 'taskkit[tensorboard]'")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -90,7 +93,8 @@ def step_options(options: TrainOptions, device: torch.device) -> StepOptions:
 def class_weights(targets: list[int], num_classes: int) -> list[float]:
     """Inverse-frequency weights, normalised to average 1 over the classes present."""
     counts = torch.bincount(torch.tensor(targets), minlength=num_classes).float()
-    weights = torch.where(counts > 0, counts.sum() / (num_classes * counts.clamp_min(1)), torch.zeros(()))
+    present = int((counts > 0).sum())
+    weights = torch.where(counts > 0, counts.sum() / (present * counts.clamp_min(1)), torch.zeros(()))
     return weights.tolist()
 
 

@@ -99,3 +99,13 @@ def test_unknown_key_in_config(capsys, tmp_path):
     config.write_text("backbon: lenet\n")
     line = one_line_error(capsys, "classify", "--config", str(config), "--out", str(tmp_path))
     assert "unknown option 'backbon'" in line and "did you mean 'backbone'" in line
+
+
+def test_tensorboard_without_the_extra(capsys, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed here")
+    line = one_line_error(capsys, "classify", "--tensorboard", "--out", str(tmp_path / "runs"))
+    assert "pip install 'taskkit[tensorboard]'" in line
+    assert not (tmp_path / "runs").exists()
