@@ -86,6 +86,21 @@ def test_predict_labels_image_files(tk, lenet_run, tmp_path):
     assert text.stdout.startswith(f"{files[0]}: 0 ")
 
 
+def test_eval_on_other_labelled_data_uses_all_of_it(tk, lenet_run, tmp_path):
+    from sklearn.datasets import load_digits
+
+    run_dir, _ = lenet_run
+    digits = load_digits()
+    for index in range(30):
+        label = str(digits.target[index])
+        (tmp_path / label).mkdir(exist_ok=True)
+        Image.fromarray((digits.images[index] * 255 / 16).astype(np.uint8)).save(tmp_path / label / f"{index}.png")
+    result = tk("eval", str(run_dir), "--data", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["test"]
+    assert report["samples"] == 30 and report["accuracy"] >= 0.9
+
+
 def test_config_reruns_the_same_run(tk, tmp_path):
     first = tk("classify", *FAST, "--epochs", "2", "--out", str(tmp_path), "--name", "a")
     assert first.returncode == 0, first.stderr

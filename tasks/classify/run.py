@@ -142,10 +142,11 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
     if split not in ("train", "val", "test", "all"):
         raise BadInputError(f"--split must be train, val, test or all, got '{split}'")
     spec = record["model"]
+    fractions = {"val_split": 0.0, "test_split": 0.0} if split == "all" else {
+        "val_split": options.get("val_split", 0.1), "test_split": options.get("test_split", 0.1)}
     loaded = load_image_data(data or options["data"], data_root=options.get("data_root"), img_size=spec["img_size"],
                              in_channels=spec["in_channels"], classes=spec["classes"], seed=options.get("seed", 0),
-                             val_split=options.get("val_split", 0.1), test_split=options.get("test_split", 0.1),
-                             mean=spec["mean"], std=spec["std"])
+                             mean=spec["mean"], std=spec["std"], **fractions)
     dataset = ConcatDataset([loaded.train, loaded.val, loaded.test]) if split == "all" else getattr(loaded, split)
     model = _load_model(run_dir, record)
     result = evaluate(model, DataLoader(dataset, batch_size=256), LOSSES.build("cross-entropy"),
