@@ -8,6 +8,8 @@ their stage modules from `stages()`; `forward` then needs no code of its own.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from torch import Tensor, nn
 
 
@@ -42,12 +44,36 @@ def check_backbone(backbone: nn.Module) -> None:
         )
 
 
-class BackboneWithHead(nn.Module):
-    """A backbone and a head read as one model: the head gets the backbone's list of maps."""
+class WithAuxiliary(NamedTuple):
+    """A training-time output with auxiliary classifiers: main logits and (weight, logits) pairs.
 
-    def __init__(self, backbone: nn.Module, head: nn.Module):
+    The engine adds each auxiliary loss times its weight to the main loss (GoogLeNet uses
+    0.3); in evaluation models return plain logits, so the extras vanish.
+    """
+
+    logits: Tensor
+    auxiliary: list[tuple[float, Tensor]]
+
+
+class BackboneWithHead(nn.Module):
+    """A backbone and a head read as one model: the head gets the backbone's list of maps.
+
+    A backbone with auxiliary classifiers implements `add_auxiliary_classifiers(num_outputs)`
+    (called here, since only now is the number of outputs known) and
+    `auxiliary_logits(maps) -> [(weight, logits), ...]`, used in training mode only.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, num_outputs: int | None = None):
         super().__init__()
+        if num_outputs is not None and hasattr(backbone, "add_auxiliary_classifiers"):
+            backbone.add_auxiliary_classifiers(num_outputs)
         self.backbone, self.head = backbone, head
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.backbone(x))
+    def forward(self, x: Tensor) -> Tensor | WithAuxiliary:
+        maps = self.backbone(x)
+        logits = self.head(maps)
+        if self.training and hasattr(self.backbone, "auxiliary_logits"):
+            extra = self.backbone.auxiliary_logits(maps)
+            if extra:
+                return WithAuxiliary(logits, extra)
+        return logits

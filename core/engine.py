@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from taskkit.backbone import WithAuxiliary
 from taskkit.errors import TrainingError
 
 
@@ -65,6 +66,16 @@ def _autocast(options: StepOptions):
     return torch.autocast(options.device.type, dtype=options.amp_dtype)
 
 
+def model_loss(outputs: Any, targets: Tensor, loss_fn: Callable) -> tuple[Tensor, Tensor]:
+    """Main logits and the loss, auxiliary classifiers' weighted losses included when present."""
+    if isinstance(outputs, WithAuxiliary):
+        loss = loss_fn(outputs.logits, targets)
+        for weight, extra in outputs.auxiliary:
+            loss = loss + weight * loss_fn(extra, targets)
+        return outputs.logits, loss
+    return outputs, loss_fn(outputs, targets)
+
+
 def _check_finite(loss_flags: Tensor, epoch: int, step: int) -> None:
     if bool(loss_flags.any()):
         raise TrainingError(
@@ -93,8 +104,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
     for step, (inputs, targets) in enumerate(loader, start=1):
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         with _autocast(options):
-            logits = model(inputs)
-            loss = loss_fn(logits, targets)
+            logits, loss = model_loss(model(inputs), targets, loss_fn)
         (loss / options.accumulate if options.accumulate > 1 else loss).backward()
         if sync_each_step:
             value = loss.item()

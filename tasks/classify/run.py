@@ -28,7 +28,7 @@ def build_model(spec: dict[str, Any]) -> BackboneWithHead:
                                **spec.get("backbone_options", {}))
     head = HEADS.build(spec["head"], in_channels=backbone.out_channels[-1], num_outputs=len(spec["classes"]),
                        **spec.get("head_options", {}))
-    return BackboneWithHead(backbone, head)
+    return BackboneWithHead(backbone, head, num_outputs=len(spec["classes"]))
 
 
 def build_loss(options: dict[str, Any], train_targets: list[int], num_classes: int) -> torch.nn.Module:
