@@ -45,7 +45,24 @@ def _describe_entry(entry: Entry) -> dict[str, Any]:
         "distribution": record.distribution if record else "",
         "version": record.version if record else "",
         "options": {k: _show_default(v) for k, v in entry.options().items()},
+        **({"stages": backbone_stages(entry.name)} if entry.kind == "backbone" else {}),
     }
+
+
+def backbone_stages(name: str, in_channels: int = 3, img_size: int = 224) -> list[dict[str, Any]] | str:
+    """The model card's stage table: name, output channels, reduction and parameters at 224x224."""
+    from taskkit.registries import BACKBONES
+
+    try:
+        backbone = BACKBONES.build(name, in_channels=in_channels, img_size=img_size)
+    except Exception as exc:  # a card must still show when a backbone cannot be built here
+        return f"could not build it to list stages: {type(exc).__name__}: {exc}"
+    return [
+        {"stage": stage, "out_channels": channels, "reduction": reduction,
+         "params": sum(p.numel() for p in module.parameters())}
+        for stage, channels, reduction, module in zip(
+            backbone.stage_names, backbone.out_channels, backbone.reductions, backbone.stages())
+    ]
 
 
 def _show_default(value: Any) -> str:

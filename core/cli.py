@@ -127,6 +127,40 @@ def predict_command(
     task.predict(run, record, inputs, top_k, as_json)
 
 
+@app.command("summary")
+def summary_command(
+    target: Annotated[str, typer.Argument(help="A backbone name (e.g. resnet18) or a run directory.")],
+    input_shape: Annotated[Optional[str], typer.Option("--input", help="Input as CxHxW (default 3x224x224, or the run's).")] = None,
+    depth: Annotated[Optional[int], typer.Option("--depth", help="Show modules this many levels deep instead of every layer.")] = None,
+    head: Annotated[Optional[str], typer.Option("--head", help="Put this head on a backbone, e.g. linear.")] = None,
+    classes: Annotated[int, typer.Option("--classes", help="Outputs of the head.")] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Per-layer output shape, parameters, FLOPs and receptive field of a model."""
+    from taskkit import summary as s
+
+    shape = s.parse_input_shape(input_shape) if input_shape else None
+    model, shape = s.model_for_summary(target, shape, head, classes)
+    result = s.summarize(model, shape, depth)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    _print_summary(target, result)
+
+
+def _print_summary(target: str, result: Any) -> None:
+    rows = [{"layer": r.name, "type": r.kind, "output": "x".join(map(str, r.output_shape or [])) or "-",
+             "params": f"{r.trainable:,}", "frozen": f"{r.frozen:,}", "FLOPs": f"{r.flops:,}",
+             "receptive field": r.receptive_field or "-"} for r in result.rows]
+    _table(rows, ["layer", "type", "output", "params", "frozen", "FLOPs", "receptive field"], empty="no layers")
+    shape = "x".join(map(str, result.input_shape))
+    from taskkit.summary import human
+
+    typer.echo(f"{target} on {shape}: {result.total_trainable:,} trainable and {result.total_frozen:,} frozen "
+               f"parameters; {human(result.multiply_adds)} multiply-adds "
+               f"({human(result.total_flops)} FLOPs as torch's flop counter counts them, 2 per multiply-add)")
+
+
 def _run_task(run: Path) -> tuple[dict[str, Any], Any]:
     """A run's record and the task that trained it."""
     from taskkit.runs import read_run
@@ -144,6 +178,13 @@ def _print_info(item: dict[str, Any]) -> None:
     typer.echo("options:" if item["options"] else "options: none")
     for option, default in item["options"].items():
         typer.echo(f"  {option} = {default}")
+    stages = item.get("stages")
+    if isinstance(stages, str):
+        typer.echo(f"\nstages: {stages}")
+    elif stages:
+        typer.echo("\nstages (3x224x224 input; --freeze N freezes the first N+1 rows):")
+        _table([{**row, "params": f"{row['params']:,}"} for row in stages],
+               ["stage", "out_channels", "reduction", "params"], empty="no stages")
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:

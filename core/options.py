@@ -25,6 +25,7 @@ Workers = Annotated[int, typer.Option("--workers", help="Data-loading worker pro
 Balance = Annotated[str, typer.Option("--balance", help="none, oversample (weighted sampler) or class-weights (weights in the loss).", rich_help_panel=DATA)]
 
 Backbone = Annotated[str, typer.Option("--backbone", help="Backbone name; see `tk list backbones`.")]
+SmallInput = Annotated[Optional[bool], typer.Option("--small-input/--no-small-input", help="Force the backbone's small-input stem on or off (default: automatic below 64 px).")]
 Head = Annotated[str, typer.Option("--head", help="Head name; see `tk list heads`.")]
 Loss = Annotated[str, typer.Option("--loss", help="Loss name; see `tk list losses`.")]
 Dropout = Annotated[float, typer.Option("--dropout", help="Dropout before the head's output layer.")]

@@ -60,6 +60,12 @@ def test_run_directory_holds_everything(lenet_run):
     assert config["backbone"] == "lenet" and config["epochs"] == 4 and config["name"] == "lenet"
 
 
+def test_summary_of_a_run_uses_its_input_size(tk, lenet_run):
+    run_dir, _ = lenet_run
+    report = json.loads(tk("summary", str(run_dir), "--json").stdout)
+    assert report["input_shape"] == [1, 28, 28] and report["trainable_params"] == 61_706
+
+
 def test_eval_reproduces_the_test_metrics(tk, lenet_run):
     run_dir, printed = lenet_run
     result = tk("eval", str(run_dir), "--json")

@@ -69,7 +69,9 @@ def train(task: str, options: dict[str, Any], resume: Path | None) -> tuple[Path
         min_img_size=getattr(backbone_class, "min_img_size", 1), val_split=options["val_split"],
         test_split=options["test_split"], seed=options["seed"], strict=options["strict"],
     )
-    spec = {"backbone": options["backbone"], "head": options["head"], "head_options": {"dropout": options["dropout"]},
+    backbone_options = {} if options["small_input"] is None else {"small_input": options["small_input"]}
+    spec = {"backbone": options["backbone"], "backbone_options": backbone_options,
+            "head": options["head"], "head_options": {"dropout": options["dropout"]},
             "in_channels": data.in_channels, "img_size": data.img_size, "classes": data.classes,
             "mean": data.mean, "std": data.std}
     torch.manual_seed(options["seed"])
@@ -117,7 +119,7 @@ def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool) -> No
     console.print(f"run saved to {run_dir}", highlight=False)
 
 
-def _load_model(run_dir: Path, record: dict[str, Any]) -> BackboneWithHead:
+def load_model(run_dir: Path, record: dict[str, Any]) -> BackboneWithHead:
     model = build_model(record["model"])
     weights = run_dir / "model.safetensors"
     if not weights.is_file():
@@ -148,7 +150,7 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
                              in_channels=spec["in_channels"], classes=spec["classes"], seed=options.get("seed", 0),
                              mean=spec["mean"], std=spec["std"], **fractions)
     dataset = ConcatDataset([loaded.train, loaded.val, loaded.test]) if split == "all" else getattr(loaded, split)
-    model = _load_model(run_dir, record)
+    model = load_model(run_dir, record)
     result = evaluate(model, DataLoader(dataset, batch_size=256), LOSSES.build("cross-entropy"),
                       step_options(TrainOptions(), resolve_device("cpu")))
     report = classification_report(result.logits, result.targets, spec["classes"])
@@ -160,7 +162,7 @@ def predict_files(run_dir: Path, record: dict[str, Any], files: list[str], top_k
     from taskkit.engine import predict
 
     spec = record["model"]
-    model = _load_model(run_dir, record)
+    model = load_model(run_dir, record)
     images = torch.stack([
         load_image_for_prediction(f, in_channels=spec["in_channels"], img_size=spec["img_size"],
                                   mean=spec["mean"], std=spec["std"])
