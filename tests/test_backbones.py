@@ -129,8 +129,8 @@ def test_lenet_rejects_an_unknown_activation():
         BACKBONES.build("lenet", activation="gelu")
 
 
-@pytest.mark.parametrize("channels,size,small", [(1, 28, True), (1, 32, True), (3, 64, True),
-                                                 (3, 96, False)])
+@pytest.mark.parametrize("channels,size,small", [(1, 28, True), (1, 32, True), (3, 63, True),
+                                                 (3, 64, False), (3, 96, False)])
 def test_resnet18_stem_depends_on_image_size(channels, size, small):
     backbone, maps = maps_for("resnet18", channels, size)
     assert backbone.small_input is small

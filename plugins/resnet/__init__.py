@@ -11,4 +11,6 @@ from taskkit import hookimpl
 def tk_register_backbones(backbones):
     from taskkit.plugins.resnet import models
 
-    backbones.register("resnet18")(models.ResNet18)
+    backbones.register("resnet18", aliases=("resnet",))(models.ResNet18)
+    backbones.register("resnet34")(models.ResNet34)
+    backbones.register("resnet50")(models.ResNet50)

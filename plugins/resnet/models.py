@@ -91,19 +91,20 @@ def make_layer(block: type[nn.Module], in_channels: int, width: int, blocks: int
 class ResNet(Backbone):
     """A residual network: a stem and four stages of residual blocks (He et al., 2016).
 
-    Subclasses set `block` and `layers` (blocks per stage). Images of at most 64 pixels get a
-    CIFAR-style stem (3x3 convolution, stride 1, no max-pool) unless `small_input` says
-    otherwise: the ImageNet stem divides the size by 4 at once, which would leave a 32x32
-    image 1x1 by layer4 and discard most of its detail before the first residual block.
+    Subclasses set `block` and `layers` (blocks per stage). Small-input rule: `small_input=None`
+    means automatic, small when `img_size < 64`. Small images get a CIFAR-style stem (3x3
+    convolution, stride 1, no max-pool): the ImageNet stem divides the size by 4 at once, which
+    would leave a 32x32 image 1x1 by layer4 and discard most of its detail before the first
+    residual block. From 64 pixels up the network is torchvision's ImageNet ResNet.
     """
 
     block: type[nn.Module]
     layers: tuple[int, int, int, int]
     min_img_size = 8
 
-    def __init__(self, in_channels: int = 3, img_size: int = 32, small_input: bool | None = None):
+    def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None):
         super().__init__()
-        small = img_size <= 64 if small_input is None else small_input
+        small = img_size < 64 if small_input is None else small_input
         self.small_input = small
         self._build_stem(in_channels, small)
         widths, channels = (64, 128, 256, 512), 64
@@ -152,10 +153,37 @@ class ResNet(Backbone):
 class ResNet18(ResNet):
     """ResNet-18: four stages of two basic blocks, 11.2M weights, for images 8 pixels and up.
 
-    Takes torchvision's resnet18 weights as they are (less `fc`); for images of at most 64
-    pixels it switches to a CIFAR-style stem unless `small_input=False` (see `ResNet`).
+    Takes torchvision's resnet18 weights as they are (less `fc`); for images under 64 pixels
+    it switches to a CIFAR-style stem unless `small_input=False` (see `ResNet`).
     """
 
     block = BasicBlock
     layers = (2, 2, 2, 2)
+    min_img_size = 8
+
+
+class ResNet34(ResNet):
+    """ResNet-34 (He et al., 2016): basic blocks 3-4-6-3, 21.3M weights, the deepest plain-block ResNet.
+
+    Twice ResNet-18's depth at the same widths: the paper's evidence that shortcuts let a
+    deeper stack of 3x3 convolutions train better rather than worse. Takes torchvision's
+    resnet34 weights (less `fc`); the small-input rule is `ResNet`'s.
+    """
+
+    block = BasicBlock
+    layers = (3, 4, 6, 3)
+    min_img_size = 8
+
+
+class ResNet50(ResNet):
+    """ResNet-50 (He et al., 2016): bottleneck blocks 3-4-6-3, 23.5M weights, 2048-channel output.
+
+    Bottlenecks (1x1 reduce, 3x3, 1x1 expand) make a 50-layer network cost about as much as
+    ResNet-34 while reaching much higher accuracy; the stride sits on the 3x3 convolution as in
+    torchvision's v1.5. Takes torchvision's resnet50 weights (less `fc`); the small-input rule
+    is `ResNet`'s.
+    """
+
+    block = Bottleneck
+    layers = (3, 4, 6, 3)
     min_img_size = 8
