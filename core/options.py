@@ -26,6 +26,7 @@ Balance = Annotated[str, typer.Option("--balance", help="none, oversample (weigh
 
 Backbone = Annotated[str, typer.Option("--backbone", help="Backbone name; see `tk list backbones`.")]
 SmallInput = Annotated[Optional[bool], typer.Option("--small-input/--no-small-input", help="Force the backbone's small-input stem on or off (default: automatic below 64 px).")]
+Pretrained = Annotated[bool, typer.Option("--pretrained", help="Start from the published weights of a timm/ or tv/ backbone (downloads; offline, use --weights).")]
 Head = Annotated[str, typer.Option("--head", help="Head name; see `tk list heads`.")]
 Loss = Annotated[str, typer.Option("--loss", help="Loss name; see `tk list losses`.")]
 Dropout = Annotated[float, typer.Option("--dropout", help="Dropout before the head's output layer.")]

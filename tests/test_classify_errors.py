@@ -109,3 +109,12 @@ def test_tensorboard_without_the_extra(capsys, tmp_path):
     line = one_line_error(capsys, "classify", "--tensorboard", "--out", str(tmp_path / "runs"))
     assert "pip install 'taskkit[tensorboard]'" in line
     assert not (tmp_path / "runs").exists()
+
+
+def test_pretrained_offline_points_at_weights(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("TK_OFFLINE", "1")
+    line = one_line_error(capsys, "classify", "--backbone", "tv/resnet18", "--pretrained", "--epochs", "1",
+                          "--out", str(tmp_path / "runs"))
+    assert "--weights" in line
+    line = one_line_error(capsys, "classify", "--backbone", "lenet", "--pretrained", "--out", str(tmp_path / "runs"))
+    assert "does not accept those options" in line and "pretrained" in line

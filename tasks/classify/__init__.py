@@ -17,7 +17,7 @@ from taskkit import options as o
 DEFAULTS: dict[str, Any] = {
     "data": "digits", "data_root": None, "val_split": 0.1, "test_split": 0.1, "img_size": None,
     "strict": False, "workers": 0, "balance": "none",
-    "backbone": "lenet", "small_input": None, "head": "linear", "loss": "cross-entropy", "dropout": 0.0, "label_smoothing": None,
+    "backbone": "lenet", "small_input": None, "pretrained": False, "head": "linear", "loss": "cross-entropy", "dropout": 0.0, "label_smoothing": None,
     "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "momentum": 0.9, "scheduler": "warmup+cosine",
     "warmup_epochs": 1.0, "epochs": 15, "batch_size": 32, "clip_grad": 0.0, "accumulate": 1, "patience": 0,
     "seed": 0, "device": "auto", "amp": True, "out": "runs", "name": None, "tensorboard": False, "quiet": False,
@@ -31,7 +31,7 @@ class Classify:
     def command(
         ctx: typer.Context,
         data: o.Data = DEFAULTS["data"], backbone: o.Backbone = DEFAULTS["backbone"],
-        small_input: o.SmallInput = DEFAULTS["small_input"],
+        small_input: o.SmallInput = DEFAULTS["small_input"], pretrained: o.Pretrained = DEFAULTS["pretrained"],
         head: o.Head = DEFAULTS["head"], loss: o.Loss = DEFAULTS["loss"],
         optimizer: o.Optimizer = DEFAULTS["optimizer"], lr: o.Lr = DEFAULTS["lr"],
         weight_decay: o.WeightDecay = DEFAULTS["weight_decay"], momentum: o.Momentum = DEFAULTS["momentum"],

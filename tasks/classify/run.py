@@ -70,12 +70,15 @@ def train(task: str, options: dict[str, Any], resume: Path | None) -> tuple[Path
         test_split=options["test_split"], seed=options["seed"], strict=options["strict"],
     )
     backbone_options = {} if options["small_input"] is None else {"small_input": options["small_input"]}
+    if options["pretrained"]:
+        backbone_options["pretrained"] = True
     spec = {"backbone": options["backbone"], "backbone_options": backbone_options,
             "head": options["head"], "head_options": {"dropout": options["dropout"]},
             "in_channels": data.in_channels, "img_size": data.img_size, "classes": data.classes,
             "mean": data.mean, "std": data.std}
     torch.manual_seed(options["seed"])
     model = build_model(spec)
+    spec["backbone_options"].pop("pretrained", None)  # the run's own weights replace them from now on
     loss_fn = build_loss(options, data.train_targets(), len(data.classes))
     run_dir = _prepare_run_dir(task, options, resume)
     record = {"task": task, "status": "running", "model": spec, "data": data.source,
