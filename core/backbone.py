@@ -31,6 +31,15 @@ class Backbone(nn.Module):
         return maps
 
 
+#: Below this many pixels a backbone switches to its small-input stem unless told otherwise.
+SMALL_INPUT_BELOW = 64
+
+
+def is_small_input(img_size: int, small_input: bool | None) -> bool:
+    """The one small-input rule: `small_input` when given, else automatic below 64 px."""
+    return img_size < SMALL_INPUT_BELOW if small_input is None else bool(small_input)
+
+
 def check_backbone(backbone: nn.Module) -> None:
     """Raise `TypeError` naming what a backbone lacks of the interface."""
     missing = [a for a in ("stage_names", "out_channels", "reductions", "stages") if not hasattr(backbone, a)]

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 
 #: Stage name and the slice of `features` it covers; the last stage is the pooled classifier.
 FEATURE_STAGES = {"stem": (0, 3), "conv2": (3, 6), "conv3": (6, 8), "conv4": (8, 10), "conv5": (10, 13)}
@@ -76,7 +76,7 @@ class AlexNet(Backbone):
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None,
                  dropout: float = 0.5):
         super().__init__()
-        small = img_size < 64 if small_input is None else small_input
+        small = is_small_input(img_size, small_input)
         self.small_input = small
         hidden, pooled = (512, 1) if small else (4096, 6)
         self.features = make_features(in_channels, small)

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 
 #: Inception block widths per name: 1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5", pool projection.
 INCEPTION_WIDTHS = {
@@ -135,7 +135,7 @@ class GoogLeNet(Backbone):
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None,
                  aux_logits: bool = True):
         super().__init__()
-        small = img_size < 64 if small_input is None else small_input
+        small = is_small_input(img_size, small_input)
         self.small_input, self.aux_logits = small, aux_logits
         self._build_stem(in_channels, small)
         self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)

@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 from torch import Tensor, nn
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 from taskkit.errors import ComponentOptionError
 
 V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
@@ -91,10 +91,6 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
 
-def _is_small(img_size: int, small_input: bool | None) -> bool:
-    return img_size < 64 if small_input is None else bool(small_input)
-
-
 def _check_width(name: str, width: float) -> None:
     if not width > 0:
         raise ComponentOptionError(f"{name}: width must be a positive multiplier such as 0.5 or 1.0, "
@@ -152,7 +148,7 @@ class MobileNetV1(MobileNet):
                  width: float = 1.0):
         super().__init__()
         _check_width("mobilenet_v1", width)
-        self.small_input = small = _is_small(img_size, small_input)
+        self.small_input = small = is_small_input(img_size, small_input)
         channels = make_divisible(32 * width)
         layers: list[nn.Module] = [ConvBNReLU(in_channels, channels, 3, 1 if small else 2)]
         strides, widths = [2], [channels]
@@ -187,7 +183,7 @@ class MobileNetV2(MobileNet):
                  width: float = 1.0):
         super().__init__()
         _check_width("mobilenet_v2", width)
-        self.small_input = small = _is_small(img_size, small_input)
+        self.small_input = small = is_small_input(img_size, small_input)
         channels = make_divisible(32 * width)
         layers: list[nn.Module] = [ConvBNReLU(in_channels, channels, 3, 1 if small else 2)]
         strides, widths = [2], [channels]

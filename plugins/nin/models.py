@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 
 #: Per block: kernel size of the spatial convolution, then the widths of it and its 1x1 layers.
 #: The third block's last 1x1 layer (one map per class) is the `gap` head, so it is not here.
@@ -62,7 +62,7 @@ class NiN(Backbone):
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None,
                  dropout: float = 0.5):
         super().__init__()
-        self.small_input = img_size < 64 if small_input is None else small_input
+        self.small_input = is_small_input(img_size, small_input)
         first_cccp = 1
         for index, (kernel_size, widths) in enumerate(BLOCKS, start=1):
             layers: OrderedDict[str, nn.Module] = OrderedDict()

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from torch import Tensor, nn
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -104,7 +104,7 @@ class ResNet(Backbone):
 
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None):
         super().__init__()
-        small = img_size < 64 if small_input is None else small_input
+        small = is_small_input(img_size, small_input)
         self.small_input = small
         self._build_stem(in_channels, small)
         widths, channels = (64, 128, 256, 512), 64

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 from taskkit.errors import ComponentOptionError
 
 V1_CHANNELS = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
@@ -43,10 +43,6 @@ def conv_bn(in_channels: int, out_channels: int, kernel_size: int = 1, stride: i
                         groups=groups, bias=False),
               nn.BatchNorm2d(out_channels)]
     return [*layers, nn.ReLU(inplace=True)] if relu else layers
-
-
-def _is_small(img_size: int, small_input: bool | None) -> bool:
-    return img_size < 64 if small_input is None else bool(small_input)
 
 
 class ShuffleV1Unit(nn.Module):
@@ -167,7 +163,7 @@ class ShuffleNetV1(ShuffleNet):
         if groups not in V1_CHANNELS:
             raise ComponentOptionError(
                 f"shufflenet_v1: groups must be one of {', '.join(map(str, V1_CHANNELS))}, got {groups!r}")
-        self.small_input = small = _is_small(img_size, small_input)
+        self.small_input = small = is_small_input(img_size, small_input)
         self._build_stem(in_channels, small)
         self._build_stages(ShuffleV1Unit, V1_CHANNELS[groups],
                            options=lambda stage, i: {"groups": groups, "group_first": (stage, i) != (2, 0)})
@@ -211,7 +207,7 @@ class ShuffleNetV2(ShuffleNet):
         if width not in V2_CHANNELS:
             raise ComponentOptionError(
                 f"shufflenet_v2: width must be one of {', '.join(map(str, V2_CHANNELS))}, got {width!r}")
-        self.small_input = small = _is_small(img_size, small_input)
+        self.small_input = small = is_small_input(img_size, small_input)
         channels = V2_CHANNELS[width]
         self._build_stem(in_channels, small)
         self._build_stages(ShuffleV2Unit, channels[1:4], options=lambda stage, i: {})

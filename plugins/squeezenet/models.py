@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 
 #: Stage name and the slice of `features` it covers; each stage after the stem opens with a max-pool.
 FEATURE_STAGES = {"stem": (0, 3), "fire2_3": (3, 5), "fire4_5": (5, 8), "fire6_9": (8, 13)}
@@ -69,7 +69,7 @@ class SqueezeNet(Backbone):
 
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None):
         super().__init__()
-        small = img_size < 64 if small_input is None else small_input
+        small = is_small_input(img_size, small_input)
         self.small_input = small
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 64, 3, stride=1 if small else 2, padding=1 if small else 0),

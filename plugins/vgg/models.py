@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 
 Blocks = tuple[tuple[int, ...], ...]
 
@@ -105,7 +105,7 @@ class VGG(Backbone):
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None,
                  dropout: float = 0.5):
         super().__init__()
-        small = img_size < 64 if small_input is None else small_input
+        small = is_small_input(img_size, small_input)
         self.small_input = small
         hidden, pooled = (512, 1) if small else (4096, 7)
         width = self.blocks[-1][-1]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from taskkit.backbone import Backbone
+from taskkit.backbone import Backbone, is_small_input
 from taskkit.errors import ComponentOptionError
 
 
@@ -97,7 +97,7 @@ class Xception(Backbone):
         super().__init__()
         if isinstance(middle_blocks, bool) or not isinstance(middle_blocks, int) or middle_blocks < 0:
             raise ComponentOptionError(f"xception: middle_blocks must be an integer >= 0, got {middle_blocks!r}")
-        small = img_size < 64 if small_input is None else small_input
+        small = is_small_input(img_size, small_input)
         self.small_input, self.middle_blocks = small, middle_blocks
         stride = 1 if small else 2
         self.stem = nn.Sequential(*conv_bn_relu(in_channels, 32, stride), *conv_bn_relu(32, 64))
