@@ -40,6 +40,20 @@ def is_small_input(img_size: int, small_input: bool | None) -> bool:
     return img_size < SMALL_INPUT_BELOW if small_input is None else bool(small_input)
 
 
+def kaiming_init(model: nn.Module) -> None:
+    """He-normal convolutions (fan-out, for ReLU) and unit BatchNorm, torchvision's ResNet recipe.
+
+    Shared by the families written for ReLU networks with BatchNorm, where it keeps the
+    activations' scale steady through depth (He et al., 2015).
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
 def check_backbone(backbone: nn.Module) -> None:
     """Raise `TypeError` naming what a backbone lacks of the interface."""
     missing = [a for a in ("stage_names", "out_channels", "reductions", "stages") if not hasattr(backbone, a)]

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from torch import Tensor, nn
 
-from taskkit.backbone import Backbone, is_small_input
+from taskkit.backbone import Backbone, is_small_input, kaiming_init
 
 
 def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
@@ -116,7 +116,7 @@ class ResNet(Backbone):
         self.out_channels = [64, *(w * self.block.expansion for w in widths)]
         stem_reduction = 1 if small else 4
         self.reductions = [stem_reduction, stem_reduction, *(stem_reduction * 2 ** i for i in (1, 2, 3))]
-        self._init_weights()
+        kaiming_init(self)
 
     def _build_stem(self, in_channels: int, small: bool) -> None:
         """Register conv1/bn1/relu/maxpool at the top level, under torchvision's names.
@@ -136,15 +136,6 @@ class ResNet(Backbone):
         self.__dict__["stem"] = nn.Sequential(OrderedDict(
             conv1=self.conv1, bn1=self.bn1, relu=self.relu, maxpool=self.maxpool,
         ))
-
-    def _init_weights(self) -> None:
-        """Kaiming-normal convolutions (fan-out, for ReLU) and unit BatchNorm, as torchvision."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
 
     def stages(self) -> list[nn.Module]:
         return [self.stem, self.layer1, self.layer2, self.layer3, self.layer4]

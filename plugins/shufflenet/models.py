@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from taskkit.backbone import Backbone, is_small_input
+from taskkit.backbone import Backbone, is_small_input, kaiming_init
 from taskkit.errors import ComponentOptionError
 
 V1_CHANNELS = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
@@ -171,16 +171,7 @@ class ShuffleNetV1(ShuffleNet):
         self.out_channels = [24, *V1_CHANNELS[groups]]
         first = 1 if small else 4
         self.reductions = [first, first * 2, first * 4, first * 8]
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        """Kaiming-normal convolutions (fan-out) and unit BatchNorm."""
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        kaiming_init(self)
 
     def stages(self) -> list[nn.Module]:
         return [self.stem, self.stage2, self.stage3, self.stage4]
