@@ -52,3 +52,14 @@ class TrainingError(TaskkitError):
 def _quoted_choices(names: list[str]) -> str:
     quoted = [f"'{n}'" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def one_line(text: object, limit: int = 160) -> str:
+    """`text` on one line, shortened to `limit` characters: for the end of an error message."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def describe(exc: BaseException, limit: int = 160) -> str:
+    """An exception as `Type: message` on one line, for the end of a bad-input message."""
+    return f"{type(exc).__name__}: {one_line(exc, limit)}"

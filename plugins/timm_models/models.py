@@ -10,10 +10,10 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from taskkit.backbone import Backbone
-from taskkit.errors import BadInputError
+from taskkit.errors import BadInputError, describe
 from taskkit.plugins.torchvision_models.adapter import (AdapterFactory, check_img_size, check_weight_options,
-                                                        describe, fetch_refused, group_stages, load_weights,
-                                                        scan_model_names)
+                                                        group_stages, load_weights, scan_model_names)
+from taskkit.weights import fetch_refused
 
 PREFIX = "timm/"
 
@@ -60,6 +60,11 @@ class TimmBackbone(Backbone):
 
     def stages(self) -> list[nn.Module]:
         return list(self._stages)
+
+    @staticmethod
+    def weight_key(key: str, state: dict[str, Tensor]) -> str | None:
+        """Where a timm checkpoint (or a tk run of this backbone) keeps tensor `key` (see `timm_key`)."""
+        return timm_key(key, state)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         maps = list(self.model(x))

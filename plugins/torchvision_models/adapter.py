@@ -2,25 +2,24 @@
 
 Both adapters turn a library's model into a `Backbone` without rewriting it, so both need the
 same few things: the library's model names without importing the library (listing backbones
-must stay fast), weights from a local file or the library's download with a one-line error
-when that is impossible, stage containers over modules that the library grouped its own way,
-and an early, readable refusal of images too small for the network.
+must stay fast), weights from a local file (read and matched by `taskkit.weights`) or the
+library's download with a one-line error when that is impossible, stage containers over
+modules that the library grouped its own way, and an early, readable refusal of images too
+small for the network.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 from pathlib import Path
-from typing import Any, Callable
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from taskkit.errors import BadInputError
+from taskkit.errors import BadInputError, describe
+from taskkit.weights import fetch_refused, load_into, offline, read_state_dict
 
-_TRUE = ("1", "true", "yes", "on")
 #: Where the library marks each model builder: the decorator, then (after any other
 #: decorators) the `def` that names the model.
 _REGISTERED = re.compile(r"^@register_model\b.*?^def\s+(\w+)\s*\(", re.S | re.M)
@@ -69,17 +68,8 @@ class AdapterFactory:
         return f"<{self.backbone.__name__} factory for {self.model_name}>"
 
 
-def offline() -> bool:
-    """Whether the user asked for no downloads (`TK_OFFLINE=1` or Hugging Face's `HF_HUB_OFFLINE=1`)."""
-    return any(os.environ.get(var, "").strip().lower() in _TRUE for var in ("TK_OFFLINE", "HF_HUB_OFFLINE"))
 
 
-def fetch_refused(label: str, reason: str) -> BadInputError:
-    """The one-line error for pretrained weights that cannot be downloaded."""
-    return BadInputError(
-        f"could not fetch the pretrained weights of {label} ({one_line(reason)}); "
-        f"download them where the network is reachable and pass --weights FILE"
-    )
 
 
 def check_weight_options(label: str, pretrained: bool, weights: str | None) -> None:
@@ -89,87 +79,19 @@ def check_weight_options(label: str, pretrained: bool, weights: str | None) -> N
         raise fetch_refused(label, "offline: TK_OFFLINE or HF_HUB_OFFLINE is set")
 
 
-def one_line(text: object, limit: int = 160) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def describe(exc: BaseException, limit: int = 160) -> str:
-    """An exception as `Type: message` on one line, for the end of a bad-input message."""
-    return f"{type(exc).__name__}: {one_line(exc, limit)}"
 
 
-def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """Tensors of a `.safetensors` file or a `.pth`/`.pt` state dict (read with `weights_only`).
-
-    A training checkpoint that wraps its weights under `state_dict` or `model` is unwrapped,
-    and a `module.` prefix left by DataParallel is dropped.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError(f"no weights file at {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state: Any = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BadInputError(f"{path} is not a readable weights file ({describe(exc)})") from None
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise BadInputError(f"{path} does not hold a state dict (names to tensors)")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
 
 
-def adapt_input_weight(weight: Tensor, in_channels: int) -> Tensor:
-    """A first convolution's weight for `in_channels` inputs, keeping its response to grey images.
-
-    One channel gets the sum over the original channels (a grey image then excites each
-    filter as its colour version did); more channels repeat the originals, scaled down.
-    """
-    have = weight.shape[1]
-    if have == in_channels:
-        return weight
-    if in_channels == 1:
-        return weight.sum(dim=1, keepdim=True)
-    repeated = weight.repeat(1, -(-in_channels // have), 1, 1)[:, :in_channels]
-    return repeated * (have / in_channels)
 
 
-def load_weights(module: nn.Module, path: str | Path, label: str,
-                 file_key: Callable[[str, dict[str, Tensor]], str | None] | None = None) -> None:
-    """Fill every tensor of `module` from a weights file, or say in one line what does not fit.
 
-    Each name of `module` is looked up through `file_key` (identity by default); tensors the
-    file has beyond the backbone (a classifier, auxiliary heads) are ignored. The first
-    convolution adapts to a different number of input channels (`adapt_input_weight`).
-    """
-    state = read_state_dict(path)
-    own = module.state_dict()
-    first_conv = next((k for k, v in own.items() if v.dim() == 4), None)
-    loaded, missing, mismatched = {}, [], []
-    for key, tensor in own.items():
-        source = file_key(key, state) if file_key else (key if key in state else None)
-        if source is None:
-            missing.append(key)
-            continue
-        value = state[source]
-        if key == first_conv and value.dim() == 4 and value.shape[2:] == tensor.shape[2:]:
-            value = adapt_input_weight(value, tensor.shape[1])
-        if value.shape != tensor.shape:
-            mismatched.append(f"{key} {tuple(value.shape)} vs {tuple(tensor.shape)}")
-        loaded[key] = value
-    if missing or mismatched:
-        problem = (f"{len(missing)} of its {len(own)} tensors are missing, e.g. {', '.join(missing[:3])}"
-                   if missing else f"shapes differ: {'; '.join(mismatched[:3])}")
-        raise BadInputError(f"{path} does not fit {label}: {problem}")
-    module.load_state_dict(loaded, strict=True)
+
+def load_weights(module: nn.Module, path: str | Path, label: str, key_of=None) -> None:
+    """Fill every tensor of `module` from a weights file; tensors beyond it (a classifier) are ignored."""
+    load_into(module, read_state_dict(path), str(path), label, key_of)
 
 
 def group_stages(root: nn.Module, stage_of: dict[str, int], count: int) -> list[nn.Module]:

@@ -16,10 +16,10 @@ from torch import Tensor, nn
 from torch.fx import Node
 
 from taskkit.backbone import Backbone
-from taskkit.errors import BadInputError
-from taskkit.plugins.torchvision_models.adapter import (AdapterFactory, adapt_input_weight, check_img_size,
-                                                        check_weight_options, describe, fetch_refused,
+from taskkit.errors import BadInputError, describe
+from taskkit.plugins.torchvision_models.adapter import (AdapterFactory, check_img_size, check_weight_options,
                                                         group_stages, load_weights, scan_model_names)
+from taskkit.weights import adapt_input_weight, fetch_refused, quiet_download
 
 PREFIX = "tv/"
 SIZE = 224
@@ -136,7 +136,8 @@ def _build(model_name: str, label: str, pretrained: bool, in_channels: int) -> n
 
     options = {} if pretrained else UNWEIGHTED.get(model_name, {})
     try:
-        model = models.get_model(model_name, weights="DEFAULT" if pretrained else None, **options)
+        with quiet_download():
+            model = models.get_model(model_name, weights="DEFAULT" if pretrained else None, **options)
     except Exception as exc:
         if pretrained:
             raise fetch_refused(label, describe(exc)) from None
