@@ -91,6 +91,22 @@ class BackboneWithHead(nn.Module):
         if num_outputs is not None and hasattr(backbone, "add_auxiliary_classifiers"):
             backbone.add_auxiliary_classifiers(num_outputs)
         self.backbone, self.head = backbone, head
+        self.__dict__["_held_in_eval"] = []
+
+    def hold_in_eval(self, modules: list[nn.Module]) -> None:
+        """Keep `modules` in eval mode through every `train()` (BatchNorm of frozen stages).
+
+        The training loop calls `model.train()` each epoch; a frozen stage's BatchNorm must
+        not switch back to batch statistics then, or its running statistics would drift.
+        """
+        self.__dict__["_held_in_eval"] = list(modules)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "BackboneWithHead":
+        super().train(mode)
+        for module in self._held_in_eval:
+            module.train(False)
+        return self
 
     def forward(self, x: Tensor) -> Tensor | WithAuxiliary:
         maps = self.backbone(x)

@@ -22,15 +22,49 @@ SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "warmup+cosi
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Trainable parameters split into a decayed group (weights) and an undecayed one."""
-    decay, no_decay = [], []
-    for module in model.modules():
-        is_norm = isinstance(module, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm))
-        for name, param in module.named_parameters(recurse=False):
-            if not param.requires_grad:
-                continue
-            (no_decay if is_norm or name == "bias" or param.ndim <= 1 else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return decay_groups([model], weight_decay, lambda param: param.requires_grad)
+
+
+def decay_groups(modules: Iterable[nn.Module], weight_decay: float, keep: Callable[[nn.Parameter], bool],
+                 **extra) -> list[dict]:
+    """The kept parameters of `modules` (each once) as a decayed and an undecayed group.
+
+    `extra` goes into both groups (a name, a learning rate of their own).
+    """
+    decay, no_decay, seen = [], [], set()
+    for root in modules:
+        for module in root.modules():
+            is_norm = isinstance(module, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm))
+            for name, param in module.named_parameters(recurse=False):
+                if id(param) in seen or not keep(param):
+                    continue
+                seen.add(id(param))
+                (no_decay if is_norm or name == "bias" or param.ndim <= 1 else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay, **extra},
+              {"params": no_decay, "weight_decay": 0.0, **extra}]
     return [g for g in groups if g["params"]]
+
+
+def add_param_groups(optimizer: torch.optim.Optimizer, scheduler, groups: list[dict]) -> None:
+    """Add parameter groups mid-run, at the point of the schedule the run has reached.
+
+    Every schedule here moves all groups' rates by the same factor, so a new group takes the
+    first group's current rate scaled by the ratio of their `base_lr`s, along with the first
+    group's schedule keys (OneCycle's bounds and momentum). LambdaLR also keeps a list of base
+    rates and functions, one per group, which grows with them.
+    """
+    reference = optimizer.param_groups[0]
+    for group in groups:
+        ratio = group["base_lr"] / reference["base_lr"]
+        new = {key: value for key, value in reference.items() if key != "params"}
+        new.update(group)
+        for key in ("lr", "initial_lr", "max_lr", "min_lr"):
+            if key in reference:
+                new[key] = reference[key] * ratio
+        optimizer.add_param_group(new)
+        if isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+            scheduler.base_lrs.append(new["initial_lr"])
+            scheduler.lr_lambdas.append(scheduler.lr_lambdas[0])
 
 
 def build_optimizer(name: str, groups: Iterable[dict], lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:

@@ -113,25 +113,41 @@ def make_loaders(train: Dataset, val: Dataset, test: Dataset, options: TrainOpti
 
 
 def train_classifier(model: torch.nn.Module, loss_fn: Callable, data: Any, options: TrainOptions,
-                     run_dir: Path, record: dict[str, Any], resume: bool = False) -> dict[str, Any]:
-    """Fit, test the best weights once, write the report; returns the test report."""
+                     run_dir: Path, record: dict[str, Any], resume: bool = False,
+                     freezer: Any = None) -> dict[str, Any]:
+    """Fit, test the best weights once, write the report; returns the test report.
+
+    A `freezer` (`freezing.StageFreezer`) decides which parameters train and at what rate in
+    each epoch; without one, everything trains at `options.lr`.
+    """
     device = resolve_device(options.device)
     model.to(device)
     loss_fn.to(device)
     generator = torch.Generator()
     loaders = make_loaders(data.train, data.val, data.test, options, data.train_targets(), generator)
-    optimizer = build_optimizer(options.optimizer, parameter_groups(model, options.weight_decay),
-                                options.lr, options.momentum)
+    state = FitState(epochs=options.epochs)
+    saved = load_state(run_dir / "last.ckpt") if resume else None
+    if saved is not None:
+        for key, value in saved["fit"].items():
+            setattr(state, key, value)
+    if freezer is not None:
+        freezer.apply(max(state.epoch - 1, 0))  # the frozen set the checkpoint's optimizer was saved with
+    groups = freezer.param_groups() if freezer is not None else parameter_groups(model, options.weight_decay)
+    optimizer = build_optimizer(options.optimizer, groups, options.lr, options.momentum)
     scheduler = build_scheduler(options.scheduler, optimizer, epochs=options.epochs,
                                 steps_per_epoch=-(-len(loaders[0]) // options.accumulate),
                                 warmup_epochs=options.warmup_epochs)
-    state = FitState(epochs=options.epochs)
-    if resume:
-        _restore(run_dir / "last.ckpt", model, optimizer, scheduler, state)
+    if saved is not None:
+        _restore(saved, model, optimizer, scheduler)
+
+    def on_epoch_start(epoch: int) -> None:
+        generator.manual_seed(options.seed * 1000 + epoch)
+        if freezer is not None:
+            freezer.on_epoch_start(epoch, optimizer, scheduler)
+
     _settle_garbage_collector()
     fit(model, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device), state,
-        _callbacks(options, run_dir, model, optimizer, scheduler), seed=options.seed,
-        on_epoch_start=lambda epoch: generator.manual_seed(options.seed * 1000 + epoch))
+        _callbacks(options, run_dir, model, optimizer, scheduler), seed=options.seed, on_epoch_start=on_epoch_start)
     model.load_state_dict(load_weights(run_dir / "model.safetensors"))
     test = evaluate(model, loaders[2], loss_fn, step_options(options, device))
     report = classification_report(test.logits, test.targets, data.classes)
@@ -161,14 +177,11 @@ def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler
     return chosen
 
 
-def _restore(path: Path, model, optimizer, scheduler, state: FitState) -> None:
+def _restore(saved: dict[str, Any], model, optimizer, scheduler) -> None:
     """Load the last resumable state; the epoch loop reseeds itself, RNG is restored for completeness."""
-    saved = load_state(path)
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
-    for key, value in saved["fit"].items():
-        setattr(state, key, value)
     restore_rng_state(saved["rng"])
 
 
