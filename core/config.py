@@ -60,6 +60,8 @@ def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
     expected = type(default)
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if expected is str and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # `freeze: 3` for an option that also takes words (`all`)
     if isinstance(value, expected) and not (expected is int and isinstance(value, bool)):
         return value
     raise BadInputError(

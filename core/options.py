@@ -14,23 +14,34 @@ import typer
 TRAINING = "Training"
 DATA = "Data"
 RUN = "Run"
+FINETUNE = "Fine-tuning"
 
 Data = Annotated[str, typer.Option("--data", help="Folder of class folders, CSV/JSONL manifest, or a named dataset (digits, mnist, fashion-mnist, cifar10, cifar100).", rich_help_panel=DATA)]
 DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Where named datasets live (default ./data).", rich_help_panel=DATA)]
 ValSplit = Annotated[float, typer.Option("--val-split", help="Fraction of the data for validation.", rich_help_panel=DATA)]
 TestSplit = Annotated[float, typer.Option("--test-split", help="Fraction of the data for testing.", rich_help_panel=DATA)]
 ImgSize = Annotated[Optional[int], typer.Option("--img-size", help="Resize images to this square size (default: the dataset's own, at least what the backbone needs).", rich_help_panel=DATA)]
+Classes = Annotated[Optional[str], typer.Option("--classes", help="Use only these classes, comma-separated (e.g. 0,1,2,3,4).", rich_help_panel=DATA)]
 Strict = Annotated[bool, typer.Option("--strict", help="Fail on unreadable images instead of skipping them.", rich_help_panel=DATA)]
 Workers = Annotated[int, typer.Option("--workers", help="Data-loading worker processes.", rich_help_panel=DATA)]
 Balance = Annotated[str, typer.Option("--balance", help="none, oversample (weighted sampler) or class-weights (weights in the loss).", rich_help_panel=DATA)]
 
 Backbone = Annotated[str, typer.Option("--backbone", help="Backbone name; see `tk list backbones`.")]
+BackboneOrRuns = Annotated[Optional[str], typer.Option("--backbone", help="Backbone name (default: the --weights run's, else resnet18); see `tk list backbones`.")]
 SmallInput = Annotated[Optional[bool], typer.Option("--small-input/--no-small-input", help="Force the backbone's small-input stem on or off (default: automatic below 64 px).")]
-Pretrained = Annotated[bool, typer.Option("--pretrained", help="Start from the published weights of a timm/ or tv/ backbone (downloads; offline, use --weights).")]
+Pretrained = Annotated[bool, typer.Option("--pretrained", help="Start from the published weights of a timm/ or tv/ backbone (downloads; offline, use `tk finetune --weights`).")]
 Head = Annotated[str, typer.Option("--head", help="Head name; see `tk list heads`.")]
 Loss = Annotated[str, typer.Option("--loss", help="Loss name; see `tk list losses`.")]
 Dropout = Annotated[float, typer.Option("--dropout", help="Dropout before the head's output layer.")]
 LabelSmoothing = Annotated[Optional[float], typer.Option("--label-smoothing", help="Label smoothing for losses that take it (default 0.1 for cross-entropy).")]
+
+Weights = Annotated[Optional[str], typer.Option("--weights", help="Start from this .safetensors/.pth state dict (tk, timm or torchvision) or a tk run directory (default: the published ImageNet weights; downloads).", rich_help_panel=FINETUNE)]
+Freeze = Annotated[str, typer.Option("--freeze", help="Freeze the stem and the first N stages (0: none; all: the whole backbone).", rich_help_panel=FINETUNE)]
+BatchNormMode = Annotated[str, typer.Option("--bn", help="BatchNorm of frozen stages: eval (running statistics kept), train (they adapt), or frozen (every BatchNorm fixed).", rich_help_panel=FINETUNE)]
+UnfreezeAt = Annotated[Optional[int], typer.Option("--unfreeze-at", help="From this epoch (counted from 1), unfreeze stages, latest first.", rich_help_panel=FINETUNE)]
+UnfreezeStep = Annotated[str, typer.Option("--unfreeze-step", help="Stages unfrozen per epoch from --unfreeze-at, or all at once.", rich_help_panel=FINETUNE)]
+LrDecay = Annotated[float, typer.Option("--lr-decay", help="Each earlier stage learns this many times slower than the next (1: one rate).", rich_help_panel=FINETUNE)]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the stages with what is frozen and exit without training.", rich_help_panel=FINETUNE)]
 
 Optimizer = Annotated[str, typer.Option("--optimizer", help="sgd, nesterov, adagrad, adadelta, rmsprop, adam or adamw.", rich_help_panel=TRAINING)]
 Lr = Annotated[float, typer.Option("--lr", help="Peak learning rate.", rich_help_panel=TRAINING)]

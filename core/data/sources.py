@@ -55,6 +55,31 @@ class FileSource:
     empty_classes: list[str] = field(default_factory=list)
 
 
+def select_classes(source: ArraySource | FileSource, keep: list[str]) -> ArraySource | FileSource:
+    """Only the images of the classes in `keep` (`--classes`), e.g. digits 0-4 for a transfer demo."""
+    if isinstance(source, ArraySource):
+        present = source.classes
+    else:
+        present = sorted({c for items in source.splits.values() for _, c in items})
+    unknown = [c for c in keep if c not in present]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], present, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise BadInputError(f"--classes names '{unknown[0]}', which the data does not have; {hint}"
+                            f"its classes are {', '.join(present[:20])}{', ...' if len(present) > 20 else ''}")
+    if isinstance(source, FileSource):
+        splits = {split: [(p, c) for p, c in items if c in keep] for split, items in source.splits.items()}
+        return FileSource(source.origin, splits, source.missing, source.empty_classes)
+    chosen = [c for c in source.classes if c in keep]
+    new_label = np.full(len(source.classes), -1, dtype=np.int64)
+    new_label[[source.classes.index(c) for c in chosen]] = np.arange(len(chosen))
+    splits = {}
+    for split, (images, labels) in source.splits.items():
+        mask = new_label[labels] >= 0
+        splits[split] = (images[mask], new_label[labels[mask]])
+    return ArraySource(source.name, chosen, splits, source.channels, source.size)
+
+
 def resolve(data: str, data_root: str | None = None, *, lenient: bool = False) -> ArraySource | FileSource:
     """Read `data` (a dataset name, folder or manifest); named datasets win over same-named paths.
 

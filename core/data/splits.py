@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from taskkit.data import images as img
-from taskkit.data.sources import ArraySource, FileSource, resolve
+from taskkit.data.sources import ArraySource, FileSource, resolve, select_classes
 from taskkit.errors import BadInputError
 
 FILE_DEFAULT_SIZE = 64
@@ -47,12 +47,14 @@ def load_image_data(data: str, *, data_root: str | None = None, img_size: int | 
                     min_img_size: int = 1, val_split: float = 0.1, test_split: float = 0.1,
                     seed: int = 0, strict: bool = False, classes: list[str] | None = None,
                     in_channels: int | None = None, train_augment: Callable[..., Any] | None = None,
-                    mean: list[float] | None = None, std: list[float] | None = None) -> ImageData:
+                    mean: list[float] | None = None, std: list[float] | None = None,
+                    keep_classes: list[str] | None = None) -> ImageData:
     """Read `data` (a named dataset, folder or manifest) into stratified, normalised splits.
 
     `classes` (a trained run's classes) fixes the label order, and `mean`/`std` (a run's
     statistics) replace those of the train split, for evaluating a run on new data;
-    `train_augment` (albumentations call convention) touches train items only.
+    `train_augment` (albumentations call convention) touches train items only;
+    `keep_classes` (`--classes`) leaves out the images of every other class.
     """
     _check_fractions(val_split, test_split)
     if in_channels not in (None, 1, 3):
@@ -60,6 +62,8 @@ def load_image_data(data: str, *, data_root: str | None = None, img_size: int | 
     if (mean is None) != (std is None):
         raise BadInputError("pass both mean and std (a trained run's statistics) or neither")
     source = resolve(data, data_root)
+    if keep_classes:
+        source = select_classes(source, keep_classes)
     opts = dict(img_size=img_size, min_img_size=min_img_size, val_split=val_split, test_split=test_split,
                 seed=seed, classes=classes, in_channels=in_channels, train_augment=train_augment,
                 stats=None if mean is None else (list(mean), list(std)))

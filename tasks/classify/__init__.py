@@ -16,7 +16,7 @@ from taskkit import options as o
 
 DEFAULTS: dict[str, Any] = {
     "data": "digits", "data_root": None, "val_split": 0.1, "test_split": 0.1, "img_size": None,
-    "strict": False, "workers": 0, "balance": "none",
+    "strict": False, "workers": 0, "balance": "none", "classes": None,
     "backbone": "lenet", "small_input": None, "pretrained": False, "head": "linear", "loss": "cross-entropy", "dropout": 0.0, "label_smoothing": None,
     "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "momentum": 0.9, "scheduler": "warmup+cosine",
     "warmup_epochs": 1.0, "epochs": 15, "batch_size": 32, "clip_grad": 0.0, "accumulate": 1, "patience": 0,
@@ -43,7 +43,8 @@ class Classify:
         patience: o.Patience = DEFAULTS["patience"], seed: o.Seed = DEFAULTS["seed"],
         device: o.Device = DEFAULTS["device"], amp: o.Amp = DEFAULTS["amp"],
         data_root: o.DataRoot = DEFAULTS["data_root"], val_split: o.ValSplit = DEFAULTS["val_split"],
-        test_split: o.TestSplit = DEFAULTS["test_split"], strict: o.Strict = DEFAULTS["strict"],
+        test_split: o.TestSplit = DEFAULTS["test_split"], classes: o.Classes = DEFAULTS["classes"],
+        strict: o.Strict = DEFAULTS["strict"],
         workers: o.Workers = DEFAULTS["workers"], out: o.Out = Path(DEFAULTS["out"]), name: o.Name = None,
         config: o.Config = None, resume: o.Resume = None, tensorboard: o.TensorBoard = False,
         quiet: o.Quiet = False, json: o.Json = False,

@@ -64,28 +64,57 @@ def train(task: str, options: dict[str, Any], resume: Path | None) -> tuple[Path
     backbone_class = BACKBONES.get(options["backbone"])
     HEADS.entry(options["head"])
     LOSSES.entry(options["loss"])
-    data = load_image_data(
-        options["data"], data_root=options["data_root"], img_size=options["img_size"],
-        min_img_size=getattr(backbone_class, "min_img_size", 1), val_split=options["val_split"],
-        test_split=options["test_split"], seed=options["seed"], strict=options["strict"],
-    )
+    data = load_data(options, options["img_size"], getattr(backbone_class, "min_img_size", 1))
     backbone_options = {} if options["small_input"] is None else {"small_input": options["small_input"]}
     if options["pretrained"]:
         backbone_options["pretrained"] = True
-    spec = {"backbone": options["backbone"], "backbone_options": backbone_options,
-            "head": options["head"], "head_options": {"dropout": options["dropout"]},
-            "in_channels": data.in_channels, "img_size": data.img_size, "classes": data.classes,
-            "mean": data.mean, "std": data.std}
+    spec = model_spec(options, data, options["backbone"], backbone_options)
     torch.manual_seed(options["seed"])
     model = build_model(spec)
     spec["backbone_options"].pop("pretrained", None)  # the run's own weights replace them from now on
+    return fit_and_test(task, options, resume, model, spec, data, train_options)
+
+
+def load_data(options: dict[str, Any], img_size: int | None, min_img_size: int):
+    """The run's image data as its options describe it (`--classes` keeps only those classes)."""
+    return load_image_data(
+        options["data"], data_root=options["data_root"], img_size=img_size, min_img_size=min_img_size,
+        val_split=options["val_split"], test_split=options["test_split"], seed=options["seed"],
+        strict=options["strict"], keep_classes=parse_classes(options.get("classes")),
+    )
+
+
+def parse_classes(value: str | list | None) -> list[str] | None:
+    """`--classes 0,1,2` (or a YAML list) as class names; None keeps every class."""
+    if value is None or value == "":
+        return None
+    names = value if isinstance(value, list) else str(value).split(",")
+    names = [str(n).strip() for n in names if str(n).strip()]
+    if len(names) < 2:
+        raise BadInputError(f"--classes needs at least 2 class names, comma-separated, got {value!r}")
+    return names
+
+
+def model_spec(options: dict[str, Any], data, backbone: str, backbone_options: dict[str, Any]) -> dict[str, Any]:
+    """What run.json records to rebuild the model: backbone, head, input and classes."""
+    return {"backbone": backbone, "backbone_options": backbone_options,
+            "head": options["head"], "head_options": {"dropout": options["dropout"]},
+            "in_channels": data.in_channels, "img_size": data.img_size, "classes": data.classes,
+            "mean": data.mean, "std": data.std}
+
+
+def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model: torch.nn.Module,
+                 spec: dict[str, Any], data, train_options: TrainOptions, freezer: Any = None,
+                 extra: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Claim the run directory, write run.json, train and test the assembled model."""
     loss_fn = build_loss(options, data.train_targets(), len(data.classes))
     run_dir = _prepare_run_dir(task, options, resume)
     record = {"task": task, "status": "running", "model": spec, "data": data.source,
-              "skipped_files": data.skipped, "versions": versions()}
+              "skipped_files": data.skipped, **(extra or {}), "versions": versions()}
     write_json(run_dir / "run.json", record)
     try:
-        report = train_classifier(model, loss_fn, data, train_options, run_dir, record, resume=resume is not None)
+        report = train_classifier(model, loss_fn, data, train_options, run_dir, record,
+                                  resume=resume is not None, freezer=freezer)
     except TrainingError as exc:
         raise TrainingError(f"{exc}; {_last_good(run_dir)}") from None
     return run_dir, report
@@ -151,7 +180,8 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
         "val_split": options.get("val_split", 0.1), "test_split": options.get("test_split", 0.1)}
     loaded = load_image_data(data or options["data"], data_root=options.get("data_root"), img_size=spec["img_size"],
                              in_channels=spec["in_channels"], classes=spec["classes"], seed=options.get("seed", 0),
-                             mean=spec["mean"], std=spec["std"], **fractions)
+                             mean=spec["mean"], std=spec["std"], **fractions,
+                             keep_classes=None if data else parse_classes(options.get("classes")))
     dataset = ConcatDataset([loaded.train, loaded.val, loaded.test]) if split == "all" else getattr(loaded, split)
     model = load_model(run_dir, record)
     result = evaluate(model, DataLoader(dataset, batch_size=256), LOSSES.build("cross-entropy"),
