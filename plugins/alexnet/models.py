@@ -71,6 +71,9 @@ class AlexNet(Backbone):
     torchvision's `features` weights load in both modes.
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "alexnet"
+
     min_img_size = 15
 
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None,

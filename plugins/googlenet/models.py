@@ -130,6 +130,9 @@ class GoogLeNet(Backbone):
     are unchanged, so torchvision's weights load in both modes.
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "googlenet"
+
     min_img_size = 2
 
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None,

@@ -179,6 +179,9 @@ class MobileNetV2(MobileNet):
     stride 1, so a 28x28 digit ends at 2x2 rather than 1x1; the weights are unchanged.
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "mobilenet_v2"
+
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None,
                  width: float = 1.0):
         super().__init__()

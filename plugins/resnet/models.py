@@ -148,6 +148,9 @@ class ResNet18(ResNet):
     it switches to a CIFAR-style stem unless `small_input=False` (see `ResNet`).
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "resnet18"
+
     block = BasicBlock
     layers = (2, 2, 2, 2)
     min_img_size = 8
@@ -160,6 +163,9 @@ class ResNet34(ResNet):
     deeper stack of 3x3 convolutions train better rather than worse. Takes torchvision's
     resnet34 weights (less `fc`); the small-input rule is `ResNet`'s.
     """
+
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "resnet34"
 
     block = BasicBlock
     layers = (3, 4, 6, 3)
@@ -174,6 +180,9 @@ class ResNet50(ResNet):
     torchvision's v1.5. Takes torchvision's resnet50 weights (less `fc`); the small-input rule
     is `ResNet`'s.
     """
+
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "resnet50"
 
     block = Bottleneck
     layers = (3, 4, 6, 3)

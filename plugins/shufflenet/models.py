@@ -192,6 +192,9 @@ class ShuffleNetV2(ShuffleNet):
     is no max-pool, so a 28x28 digit ends at 4x4 instead of 1x1 (see `ShuffleNet`).
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "shufflenet_v2_x1_0"
+
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None,
                  width: float = 1.0):
         super().__init__()
@@ -200,6 +203,7 @@ class ShuffleNetV2(ShuffleNet):
                 f"shufflenet_v2: width must be one of {', '.join(map(str, V2_CHANNELS))}, got {width!r}")
         self.small_input = small = is_small_input(img_size, small_input)
         channels = V2_CHANNELS[width]
+        self.published_weights = f"shufflenet_v2_x{width:.1f}".replace(".", "_")
         self._build_stem(in_channels, small)
         self._build_stages(ShuffleV2Unit, channels[1:4], options=lambda stage, i: {})
         self.conv5 = nn.Sequential(*conv_bn(channels[3], channels[4]))

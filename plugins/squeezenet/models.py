@@ -65,6 +65,9 @@ class SqueezeNet(Backbone):
     their shapes, so torchvision's weights load in both modes.
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "squeezenet1_1"
+
     min_img_size = 4
 
     def __init__(self, in_channels: int = 3, img_size: int = 224, small_input: bool | None = None):

@@ -140,6 +140,9 @@ class VGG11(VGG):
     rule.
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "vgg11"
+
     blocks = VGG11_BLOCKS
 
 
@@ -148,6 +151,9 @@ class VGG13(VGG):
 
     Configuration B. See `VGG` for the stages and the small-input rule.
     """
+
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "vgg13"
 
     blocks = VGG13_BLOCKS
 
@@ -159,6 +165,9 @@ class VGG16(VGG):
     stages and the small-input rule.
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "vgg16"
+
     blocks = VGG16_BLOCKS
 
 
@@ -168,6 +177,9 @@ class VGG11BN(VGG):
     BatchNorm lets it train faster and from higher learning rates. Configuration A,
     torchvision's `vgg11_bn` layout. See `VGG` for the stages and the small-input rule.
     """
+
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "vgg11_bn"
 
     blocks = VGG11_BLOCKS
     batch_norm = True
@@ -180,6 +192,9 @@ class VGG13BN(VGG):
     torchvision's `vgg13_bn` layout. See `VGG` for the stages and the small-input rule.
     """
 
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "vgg13_bn"
+
     blocks = VGG13_BLOCKS
     batch_norm = True
 
@@ -190,6 +205,9 @@ class VGG16BN(VGG):
     BatchNorm lets it train faster and from higher learning rates. Configuration D,
     torchvision's `vgg16_bn` layout. See `VGG` for the stages and the small-input rule.
     """
+
+    #: torchvision's model whose published ImageNet weights fit (`tk finetune` without --weights).
+    published_weights = "vgg16_bn"
 
     blocks = VGG16_BLOCKS
     batch_norm = True
