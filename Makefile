@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/tk classify --data digits --backbone lenet --epochs 10 --name demo
+	$(BIN)/python benchmarks/transfer_demo.py --out runs/transfer-demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -23,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/finetune_freeze.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -188,3 +188,26 @@ def test_resume_across_an_unfreezing_matches_an_uninterrupted_run(tmp_path, lene
     assert [g["name"] for g in last[1]["optimizer"]["param_groups"]][::2] == ["head", "fc", "conv2", "stem"]
     whole, killed = (load_file(tmp_path / d / "model.safetensors") for d in ("whole", "killed"))
     assert all(whole[k].equal(killed[k]) for k in whole)
+
+
+def test_without_weights_the_published_ones_are_used_from_torch_s_cache(capsys, tmp_path, monkeypatch):
+    """The online path, without a network: torch.hub finds the file already in its cache."""
+    from torchvision.models import ResNet18_Weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("TK_OFFLINE", raising=False)
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.manual_seed(4)
+    published = torchvision.models.resnet18().state_dict()
+    torch.save(published, cache / ResNet18_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[1])
+    code, out, err = tk_in_process(capsys, "finetune", "--backbone", "resnet", "--freeze", "3", "--epochs", "1",
+                                   *FAST, "--out", str(tmp_path), "--name", "imagenet", "--json")
+    assert code == 0, err
+    assert "loaded 120 tensors of resnet from torchvision's resnet18 weights" in err
+    record = json.loads((tmp_path / "imagenet" / "run.json").read_text())
+    assert record["model"]["img_size"] == 64 and record["model"]["backbone_options"] == {"small_input": False}
+    assert record["model"]["in_channels"] == 1 and record["weights"]["adapted"] == ["conv1.weight"]
+    saved = load_file(tmp_path / "imagenet" / "model.safetensors")
+    assert saved["backbone.layer2.0.conv1.weight"].equal(published["layer2.0.conv1.weight"])
+    assert json.loads(out)["test"]["samples"] > 0
