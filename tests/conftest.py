@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,3 +30,32 @@ def tk():
 @pytest.fixture
 def plugin_data():
     return PLUGIN_DATA
+
+
+def tk_in_process(capsys, *args):
+    """Run `tk ARGS` in this process; returns (exit code, stdout, stderr)."""
+    from taskkit.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def one_line_error(capsys, *args):
+    """Run `tk ARGS` in this process, check it is bad input told in one line, and return that line."""
+    code, out, err = tk_in_process(capsys, *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def wait_for(path, process, timeout=120):
+    """Wait until `path` exists while `process` is still running (to kill it at a known point)."""
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.stderr.read()
+        assert time.time() < deadline
+        time.sleep(0.005)

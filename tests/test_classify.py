@@ -1,7 +1,6 @@
 """`tk classify`, `tk eval` and `tk predict` end to end, on digits and on files made here."""
 
 import csv
-import hashlib
 import json
 import os
 import signal
@@ -15,7 +14,7 @@ import yaml
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import PLUGIN_DATA
+from conftest import PLUGIN_DATA, wait_for
 
 FAST = ["--backbone", "linear", "--quiet", "--device", "cpu"]
 
@@ -117,20 +116,12 @@ def test_config_reruns_the_same_run(tk, tmp_path):
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
 
 
-def _wait_for(path, process, timeout=120):
-    deadline = time.time() + timeout
-    while not path.exists():
-        assert process.poll() is None, process.stderr.read()
-        assert time.time() < deadline
-        time.sleep(0.005)
-
-
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     args = [sys.executable, "-m", "taskkit", "classify", "--data", "digits", "--backbone", "lenet",
             "--epochs", "3", "--batch-size", "16", "--quiet", "--device", "cpu", "--out", str(tmp_path)]
     subprocess.run([*args, "--name", "whole"], check=True, capture_output=True)
     victim = subprocess.Popen([*args, "--name", "killed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(tmp_path / "killed" / "last.ckpt", victim)
+    wait_for(tmp_path / "killed" / "last.ckpt", victim)
     time.sleep(0.2)  # well inside epoch 2
     victim.send_signal(signal.SIGKILL)
     victim.wait()

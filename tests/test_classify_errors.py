@@ -5,23 +5,7 @@ import hashlib
 import pytest
 from PIL import Image
 
-from taskkit.cli import main
-
-
-def tk_in_process(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-def one_line_error(capsys, *args):
-    code, out, err = tk_in_process(capsys, *args)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    return lines[0]
+from conftest import one_line_error
 
 
 def image_folder(root, counts):

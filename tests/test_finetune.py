@@ -5,33 +5,18 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 import torchvision
 from safetensors.torch import load_file, save_file
 
-from taskkit.cli import main
+from conftest import one_line_error, tk_in_process, wait_for
 from taskkit.registries import BACKBONES
 from taskkit.tasks.finetune import run as finetune_run
 from taskkit import training
 
 FAST = ["--classes", "0,1,2", "--batch-size", "32", "--quiet", "--device", "cpu"]
-
-
-def tk_in_process(capsys, *args):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
-
-
-def one_line_error(capsys, *args):
-    code, _, err = tk_in_process(capsys, *args)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 def state_of(module):
@@ -162,21 +147,13 @@ def test_a_run_directory_gives_its_backbone_and_another_is_refused(capsys, tmp_p
     assert code == 0, err and json.loads(out)["test"]["samples"] > 0
 
 
-def _wait_for(path, process, timeout=120):
-    deadline = time.time() + timeout
-    while not path.exists():
-        assert process.poll() is None, process.stderr.read()
-        assert time.time() < deadline
-        time.sleep(0.005)
-
-
 def test_resume_across_an_unfreezing_matches_an_uninterrupted_run(tmp_path, lenet_source):
     args = [sys.executable, "-m", "taskkit", "finetune", "--weights", str(lenet_source), "--classes", "5,6,7,8,9",
             "--freeze", "1", "--unfreeze-at", "2", "--lr-decay", "0.5", "--epochs", "3", "--batch-size", "8",
             "--quiet", "--device", "cpu", "--out", str(tmp_path)]
     subprocess.run([*args, "--name", "whole"], check=True, capture_output=True)
     victim = subprocess.Popen([*args, "--name", "killed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(tmp_path / "killed" / "last.ckpt", victim)
+    wait_for(tmp_path / "killed" / "last.ckpt", victim)
     victim.send_signal(signal.SIGKILL)  # inside epoch 2, the first with conv2 unfrozen
     victim.wait()
     assert len(list(csv.DictReader(open(tmp_path / "killed" / "metrics.csv")))) == 1
