@@ -45,8 +45,19 @@ def _describe_entry(entry: Entry) -> dict[str, Any]:
         "distribution": record.distribution if record else "",
         "version": record.version if record else "",
         "options": {k: _show_default(v) for k, v in entry.options().items()},
-        **({"stages": backbone_stages(entry.name)} if entry.kind == "backbone" else {}),
+        **({"stages": backbone_stages(entry.name), "pretrained": pretrained_weights(entry)}
+           if entry.kind == "backbone" else {}),
     }
+
+
+def pretrained_weights(entry: Entry) -> str:
+    """Where `tk finetune` without --weights gets this backbone's starting weights."""
+    twin = getattr(entry.factory, "published_weights", None)
+    if twin:
+        return f"torchvision's published {twin} weights (downloaded by tk finetune without --weights)"
+    if "pretrained" in entry.options():
+        return "its library's published weights (downloaded by tk finetune without --weights)"
+    return "none published; tk finetune needs --weights FILE or a run"
 
 
 def backbone_stages(name: str, in_channels: int = 3, img_size: int = 224) -> list[dict[str, Any]] | str:

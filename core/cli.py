@@ -182,9 +182,11 @@ def _print_info(item: dict[str, Any]) -> None:
     if isinstance(stages, str):
         typer.echo(f"\nstages: {stages}")
     elif stages:
-        typer.echo("\nstages (3x224x224 input; --freeze N freezes the first N+1 rows):")
+        typer.echo("\nstages (3x224x224 input; tk finetune --freeze N freezes the first N+1 rows):")
         _table([{**row, "params": f"{row['params']:,}"} for row in stages],
                ["stage", "out_channels", "reduction", "params"], empty="no stages")
+    if "pretrained" in item:
+        typer.echo(f"pretrained weights: {item['pretrained']}")
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:

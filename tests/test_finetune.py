@@ -190,3 +190,12 @@ def test_without_weights_the_published_ones_are_used_from_torch_s_cache(capsys, 
     saved = load_file(tmp_path / "imagenet" / "model.safetensors")
     assert saved["backbone.layer2.0.conv1.weight"].equal(published["layer2.0.conv1.weight"])
     assert json.loads(out)["test"]["samples"] > 0
+
+
+def test_info_says_where_the_pretrained_weights_come_from(capsys):
+    for name, expected in (("resnet", "torchvision's published resnet18 weights"),
+                           ("tv/resnet18", "its library's published weights"),
+                           ("lenet", "none published; tk finetune needs --weights")):
+        code, out, err = tk_in_process(capsys, "info", name)
+        assert code in (0, None), err
+        assert f"pretrained weights: {expected}" in out

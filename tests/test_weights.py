@@ -80,3 +80,27 @@ def test_a_timm_checkpoint_fills_the_timm_backbone_by_its_own_names():
     report = load_into(backbone, full, "resnet10t.pth", "timm/resnet10t", backbone.weight_key)
     assert report.skipped == {"the old classifier; the head is new": ["fc.weight", "fc.bias"]}
     assert backbone.model.layer4[0].conv2.weight.equal(full["layer4.0.conv2.weight"])
+
+
+def _published_backbones() -> list[str]:
+    names = []
+    for name in BACKBONES.names():
+        factory = BACKBONES.get(name)
+        if isinstance(factory, type) and getattr(factory, "published_weights", None):
+            names.append(name)
+    return names
+
+
+@pytest.mark.parametrize("name", _published_backbones())
+def test_each_builtin_takes_the_torchvision_checkpoint_it_names(name):
+    """What `tk finetune` without --weights downloads, built here with random values instead."""
+    backbone = BACKBONES.build(name, img_size=224, small_input=False)
+    torch.manual_seed(5)
+    options = {"aux_logits": True, "init_weights": True} if backbone.published_weights == "googlenet" else {}
+    reference = torchvision.models.get_model(backbone.published_weights, **options).state_dict()
+    report = load_into(backbone, reference, backbone.published_weights, name)
+    assert report.loaded == len(backbone.state_dict())
+    own = backbone.state_dict()
+    assert all(own[k].equal(reference[k]) for k in own if k in reference)
+    assert all(key.startswith(("fc.", "classifier.", "aux1.", "aux2.")) for names in report.skipped.values()
+               for key in names)
