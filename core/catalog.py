@@ -45,8 +45,7 @@ def _describe_entry(entry: Entry) -> dict[str, Any]:
         "distribution": record.distribution if record else "",
         "version": record.version if record else "",
         "options": {k: _show_default(v) for k, v in entry.options().items()},
-        **({"stages": backbone_stages(entry.name), "pretrained": pretrained_weights(entry)}
-           if entry.kind == "backbone" else {}),
+        **(_backbone_card(entry) if entry.kind == "backbone" else {}),
     }
 
 
@@ -60,12 +59,29 @@ def pretrained_weights(entry: Entry) -> str:
     return "none published; tk finetune needs --weights FILE or a run"
 
 
+#: The vocabulary size a sequence encoder's model card counts its embedding's parameters at.
+CARD_VOCABULARY = 10_000
+
+
+def _backbone_card(entry: Entry) -> dict[str, Any]:
+    """The stage table, what its counts assume, and (for image backbones) where pretrained weights come from."""
+    if getattr(entry.factory, "modality", "image") == "sequence":
+        return {"stages": backbone_stages(entry.name), "stages_note": f"a {CARD_VOCABULARY:,}-word vocabulary"}
+    return {"stages": backbone_stages(entry.name),
+            "stages_note": "3x224x224 input; tk finetune --freeze N freezes the first N+1 rows",
+            "pretrained": pretrained_weights(entry)}
+
+
 def backbone_stages(name: str, in_channels: int = 3, img_size: int = 224) -> list[dict[str, Any]] | str:
-    """The model card's stage table: name, output channels, reduction and parameters at 224x224."""
+    """The model card's stage table: name, output channels, reduction and parameters at 224x224
+    (for a sequence encoder, with a vocabulary of CARD_VOCABULARY words)."""
     from taskkit.registries import BACKBONES
 
     try:
-        backbone = BACKBONES.build(name, in_channels=in_channels, img_size=img_size)
+        if getattr(BACKBONES.get(name), "modality", "image") == "sequence":
+            backbone = BACKBONES.build(name, vocab_size=CARD_VOCABULARY)
+        else:
+            backbone = BACKBONES.build(name, in_channels=in_channels, img_size=img_size)
     except Exception as exc:  # a card must still show when a backbone cannot be built here
         return f"could not build it to list stages: {type(exc).__name__}: {exc}"
     return [

@@ -18,7 +18,7 @@ import typer
 
 from taskkit import __version__, catalog
 from taskkit.data_cli import data_app
-from taskkit.errors import TaskkitError
+from taskkit.errors import BadInputError, TaskkitError
 from taskkit.plugin_manager import get_manager
 from taskkit.registries import TASKS
 
@@ -118,19 +118,29 @@ def eval_command(
 @app.command("predict")
 def predict_command(
     run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify.")],
-    inputs: Annotated[list[str], typer.Argument(help="Files (or, for text tasks, sentences) to predict.")],
-    top_k: Annotated[int, typer.Option("--top-k", help="How many labels to show per input.")] = 3,
+    inputs: Annotated[Optional[list[str]], typer.Argument(help="Files (or, for text tasks, sentences) to predict.")] = None,
+    from_file: Annotated[Optional[Path], typer.Option("--file", help="Also predict each line of this file (a path, or a text).")] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", help="How many labels to show per input (default 3 for images, 1 for texts).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Predict with a trained run: the top labels and their probabilities for each input."""
     record, task = _run_task(run)
+    inputs = list(inputs or [])
+    if from_file is not None:
+        if not from_file.is_file():
+            raise BadInputError(f"--file {from_file} does not exist")
+        inputs += [line for line in from_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not inputs:
+        raise BadInputError("nothing to predict: give inputs after the run directory, or --file with one per line")
+    if top_k is not None and top_k < 1:
+        raise BadInputError(f"--top-k must be at least 1, got {top_k}")
     task.predict(run, record, inputs, top_k, as_json)
 
 
 @app.command("summary")
 def summary_command(
     target: Annotated[str, typer.Argument(help="A backbone name (e.g. resnet18) or a run directory.")],
-    input_shape: Annotated[Optional[str], typer.Option("--input", help="Input as CxHxW (default 3x224x224, or the run's).")] = None,
+    input_shape: Annotated[Optional[str], typer.Option("--input", help="Input as CxHxW (default 3x224x224, or the run's); for a sequence model, tokens (default 50).")] = None,
     depth: Annotated[Optional[int], typer.Option("--depth", help="Show modules this many levels deep instead of every layer.")] = None,
     head: Annotated[Optional[str], typer.Option("--head", help="Put this head on a backbone, e.g. linear.")] = None,
     classes: Annotated[int, typer.Option("--classes", help="Outputs of the head.")] = 1000,
@@ -139,9 +149,8 @@ def summary_command(
     """Per-layer output shape, parameters, FLOPs and receptive field of a model."""
     from taskkit import summary as s
 
-    shape = s.parse_input_shape(input_shape) if input_shape else None
-    model, shape = s.model_for_summary(target, shape, head, classes)
-    result = s.summarize(model, shape, depth)
+    model, shape, inputs = s.model_for_summary(target, input_shape, head, classes)
+    result = s.summarize(model, shape, depth, inputs)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -182,7 +191,7 @@ def _print_info(item: dict[str, Any]) -> None:
     if isinstance(stages, str):
         typer.echo(f"\nstages: {stages}")
     elif stages:
-        typer.echo("\nstages (3x224x224 input; tk finetune --freeze N freezes the first N+1 rows):")
+        typer.echo(f"\nstages ({item['stages_note']}):")
         _table([{**row, "params": f"{row['params']:,}"} for row in stages],
                ["stage", "out_channels", "reduction", "params"], empty="no stages")
     if "pretrained" in item:

@@ -22,6 +22,10 @@ from taskkit.backbone import WithAuxiliary
 from taskkit.errors import TrainingError
 
 
+#: The target of positions that carry no label (padding in sequence labelling).
+IGNORE_INDEX = -100
+
+
 @dataclass
 class StepOptions:
     """How each optimizer step is taken."""
@@ -76,6 +80,18 @@ def model_loss(outputs: Any, targets: Tensor, loss_fn: Callable) -> tuple[Tensor
     return outputs, loss_fn(outputs, targets)
 
 
+def to_device(value: Any, device: torch.device) -> Any:
+    """A batch's inputs on `device`: a tensor, or a tuple of them (tokens and lengths)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(to_device(v, device) for v in value)
+    return value.to(device, non_blocking=True)
+
+
+def call_model(model: nn.Module, inputs: Any) -> Any:
+    """`model(inputs)`, or `model(*inputs)` for models of several inputs (tokens and lengths)."""
+    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
+
+
 def _check_finite(loss_flags: Tensor, epoch: int, step: int) -> None:
     if bool(loss_flags.any()):
         raise TrainingError(
@@ -99,21 +115,22 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
     total_loss = 0.0 if sync_each_step else torch.zeros((), device=device)
     bad = torch.zeros((), device=device, dtype=torch.bool)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    judged = torch.zeros((), device=device, dtype=torch.long)  # predictions that have a label
     seen, steps = 0, len(loader)
     optimizer.zero_grad(set_to_none=True)
     for step, (inputs, targets) in enumerate(loader, start=1):
-        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        inputs, targets = to_device(inputs, device), targets.to(device, non_blocking=True)
         with _autocast(options):
-            logits, loss = model_loss(model(inputs), targets, loss_fn)
+            logits, loss = model_loss(call_model(model, inputs), targets, loss_fn)
         (loss / options.accumulate if options.accumulate > 1 else loss).backward()
         if sync_each_step:
             value = loss.item()
             if not math.isfinite(value):
                 _check_finite(torch.tensor(True), state.epoch + 1, step)
-            total_loss += value * len(inputs)
+            total_loss += value * len(targets)
         else:
             bad |= ~torch.isfinite(loss.detach())
-            total_loss += loss.detach() * len(inputs)
+            total_loss += loss.detach() * len(targets)
             if step % options.check_every == 0:
                 _check_finite(bad, state.epoch + 1, step)
         if step % options.accumulate == 0 or step == steps:
@@ -126,11 +143,16 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
                 scheduler.step()
         if targets.dim() == 1 and not targets.is_floating_point():
             correct += (logits.detach().argmax(1) == targets).sum()
-        seen += len(inputs)
+            judged += len(targets)
+        elif logits.dim() == 3:  # one prediction per token
+            real = targets != IGNORE_INDEX
+            correct += (logits.detach().argmax(-1)[real] == targets[real]).sum()
+            judged += real.sum()
+        seen += len(targets)
         for callback in callbacks:
             callback.on_step(state, step, steps)
     _check_finite(bad, state.epoch + 1, steps)
-    return {"train_loss": float(total_loss) / max(seen, 1), "train_acc": correct.item() / max(seen, 1)}
+    return {"train_loss": float(total_loss) / max(seen, 1), "train_acc": correct.item() / max(int(judged), 1)}
 
 
 @dataclass
@@ -150,11 +172,14 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, options: Ste
     model.eval()
     total, seen, all_logits, all_targets = torch.zeros((), device=options.device), 0, [], []
     for inputs, targets in loader:
-        inputs, targets = inputs.to(options.device), targets.to(options.device)
+        inputs, targets = to_device(inputs, options.device), targets.to(options.device)
         with _autocast(options):
-            logits = model(inputs)
-            total += loss_fn(logits, targets).float() * len(inputs)
-        seen += len(inputs)
+            logits = call_model(model, inputs)
+            total += loss_fn(logits, targets).float() * len(targets)
+        seen += len(targets)
+        if logits.dim() == 3:  # one prediction per token: keep the real tokens, flattened
+            real = targets != IGNORE_INDEX
+            logits, targets = logits[real], targets[real]
         all_logits.append(logits.float().cpu())
         all_targets.append(targets.cpu())
     logits = torch.cat(all_logits) if all_logits else torch.empty(0)

@@ -23,7 +23,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 @hookspec
 def tk_register_backbones(backbones: Registry) -> None:
-    """Register vision backbones (modules returning one feature map per stage)."""
+    """Register backbones: vision ones return one feature map per stage, sequence encoders
+    (`modality = "sequence"`) return per-token outputs and a summary (see `taskkit.sequence`)."""
 
 
 @hookspec
@@ -42,6 +43,11 @@ def tk_register_augmentations(augmentations: Registry) -> None:
 
 
 @hookspec
+def tk_register_tokenizers(tokenizers: Registry) -> None:
+    """Register tokenizers: factories returning a callable from a text to its list of tokens."""
+
+
+@hookspec
 def tk_register_tasks(tasks: Registry) -> None:
     """Register tasks; each gets a `tk` command of its own name."""
 
@@ -57,5 +63,6 @@ REGISTRY_HOOKS = {
     "heads": "tk_register_heads",
     "losses": "tk_register_losses",
     "augmentations": "tk_register_augmentations",
+    "tokenizers": "tk_register_tokenizers",
     "tasks": "tk_register_tasks",
 }

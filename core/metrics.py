@@ -74,5 +74,7 @@ def report_table(report: dict[str, Any], title: str = "test") -> "rich.table.Tab
         extras.append(f"top-5 {report['top5_accuracy']:.4f}")
     if report["roc_auc"] is not None:
         extras.append(f"ROC-AUC {report['roc_auc']:.4f}")
+    if "entity_f1" in report:
+        extras.append(f"entity F1 {report['entity_f1']:.4f}")
     table.caption = "  ".join(extras)
     return table

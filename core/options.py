@@ -15,6 +15,7 @@ TRAINING = "Training"
 DATA = "Data"
 RUN = "Run"
 FINETUNE = "Fine-tuning"
+TEXT = "Text"
 
 Data = Annotated[str, typer.Option("--data", help="Folder of class folders, CSV/JSONL manifest, or a named dataset (digits, mnist, fashion-mnist, cifar10, cifar100).", rich_help_panel=DATA)]
 DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Where named datasets live (default ./data).", rich_help_panel=DATA)]
@@ -42,6 +43,28 @@ UnfreezeAt = Annotated[Optional[int], typer.Option("--unfreeze-at", help="From t
 UnfreezeStep = Annotated[str, typer.Option("--unfreeze-step", help="Stages unfrozen per epoch from --unfreeze-at, or all at once.", rich_help_panel=FINETUNE)]
 LrDecay = Annotated[float, typer.Option("--lr-decay", help="Each earlier stage learns this many times slower than the next (1: one rate).", rich_help_panel=FINETUNE)]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the stages with what is frozen and exit without training.", rich_help_panel=FINETUNE)]
+
+TextData = Annotated[Optional[str], typer.Option("--data", help="A .csv, .tsv or .jsonl file of texts and labels, split into train/val/test.", rich_help_panel=DATA)]
+TrainFile = Annotated[Optional[Path], typer.Option("--train", help="Training file, when the split is given (with --val, --test).", rich_help_panel=DATA)]
+ValFile = Annotated[Optional[Path], typer.Option("--val", help="Validation file (default: carved from --train).", rich_help_panel=DATA)]
+TestFile = Annotated[Optional[Path], typer.Option("--test", help="Test file (default: carved from --train).", rich_help_panel=DATA)]
+TextCol = Annotated[str, typer.Option("--text-col", help="Column (or JSON key) of the text.", rich_help_panel=DATA)]
+LabelCol = Annotated[str, typer.Option("--label-col", help="Column (or JSON key) of the label.", rich_help_panel=DATA)]
+Encoding = Annotated[str, typer.Option("--encoding", help="Text encoding of the files, e.g. latin-1.", rich_help_panel=DATA)]
+TaggedData = Annotated[Optional[str], typer.Option("--data", help="A CoNLL-style file (a token and its tag per line, blank lines between sentences), split into train/val/test.", rich_help_panel=DATA)]
+Lowercase = Annotated[bool, typer.Option("--lowercase/--keep-case", help="Look words up in lower case.", rich_help_panel=TEXT)]
+Tokenizer = Annotated[str, typer.Option("--tokenizer", help="words or chars; see `tk list tokenizers`.", rich_help_panel=TEXT)]
+MinFreq = Annotated[int, typer.Option("--min-freq", help="Keep words seen at least this often in the train split.", rich_help_panel=TEXT)]
+MaxVocab = Annotated[int, typer.Option("--max-vocab", help="Keep at most this many words.", rich_help_panel=TEXT)]
+MaxLen = Annotated[int, typer.Option("--max-len", help="Truncate texts to this many tokens.", rich_help_panel=TEXT)]
+Embeddings = Annotated[Optional[Path], typer.Option("--embeddings", help="GloVe or word2vec text file of word vectors.", rich_help_panel=TEXT)]
+EmbeddingDim = Annotated[int, typer.Option("--embedding-dim", help="Size of the word vectors (the file's, with --embeddings).", rich_help_panel=TEXT)]
+FreezeEmbeddings = Annotated[bool, typer.Option("--freeze-embeddings", help="Keep the word vectors fixed.", rich_help_panel=TEXT)]
+Encoder = Annotated[str, typer.Option("--encoder", help="rnn, lstm, gru or textcnn; see `tk list backbones`.", rich_help_panel=TEXT)]
+Layers = Annotated[int, typer.Option("--layers", help="Stacked recurrent layers.", rich_help_panel=TEXT)]
+Hidden = Annotated[int, typer.Option("--hidden", help="Hidden size of each direction.", rich_help_panel=TEXT)]
+Bidirectional = Annotated[bool, typer.Option("--bidirectional/--unidirectional", help="Read the text both ways.", rich_help_panel=TEXT)]
+Bucket = Annotated[bool, typer.Option("--bucket/--no-bucket", help="Batch texts of similar length together.", rich_help_panel=TEXT)]
 
 Optimizer = Annotated[str, typer.Option("--optimizer", help="sgd, nesterov, adagrad, adadelta, rmsprop, adam or adamw.", rich_help_panel=TRAINING)]
 Lr = Annotated[float, typer.Option("--lr", help="Peak learning rate.", rich_help_panel=TRAINING)]

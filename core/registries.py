@@ -1,4 +1,4 @@
-"""The five registries every plugin fills and every task reads."""
+"""The registries every plugin fills and every task reads."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ HEADS: Registry = Registry("head", "heads", fill=_fill_from_plugins)
 LOSSES: Registry = Registry("loss", "losses", fill=_fill_from_plugins)
 AUGMENTATIONS: Registry = Registry("augmentation", "augmentations", fill=_fill_from_plugins)
 TASKS: Registry = Registry("task", "tasks", fill=_fill_from_plugins)
+TOKENIZERS: Registry = Registry("tokenizer", "tokenizers", fill=_fill_from_plugins)
 
 #: Registries by plural name, in the order `tk list` shows them.
 REGISTRIES: dict[str, Registry] = {
-    r.plural: r for r in (BACKBONES, HEADS, LOSSES, AUGMENTATIONS, TASKS)
+    r.plural: r for r in (BACKBONES, HEADS, LOSSES, AUGMENTATIONS, TOKENIZERS, TASKS)
 }
 
 

@@ -113,34 +113,68 @@ class _Tracer(torch.fx.Tracer):
         return super().call_module(m, forward, args, kwargs)
 
 
-def summarize(model: nn.Module, input_shape: list[int], depth: int | None = None) -> Summary:
+def summarize(model: nn.Module, input_shape: list[int], depth: int | None = None,
+              inputs: tuple[torch.Tensor, ...] | None = None) -> Summary:
     """Run one zero input through `model` in eval mode and record every layer.
 
     `depth=None` lists leaf layers; an integer lists modules that many levels below the root.
+    `inputs` replaces the zero image for models of other inputs (a sequence model's tokens and
+    lengths); receptive fields are then left out, since they are measured in pixels.
     """
     was_training = model.training
     model.eval()
     chosen = _chosen_modules(model, depth)
     shapes: dict[str, list[int]] = {}
+    recurrent: dict[str, int] = {}
     hooks = [module.register_forward_hook(_shape_hook(name, shapes)) for name, module in chosen]
+    hooks += [module.register_forward_hook(_recurrent_hook(name, recurrent))
+              for name, module in model.named_modules() if isinstance(module, nn.RNNBase)]
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(1, *input_shape))
+            model(*(inputs if inputs is not None else (torch.zeros(1, *input_shape),)))
     finally:
         for hook in hooks:
             hook.remove()
         model.train(was_training)
     root = type(model).__name__
     flops = {key.removeprefix(root).removeprefix("."): sum(v.values()) for key, v in counter.get_flop_counts().items()}
-    fields = receptive_fields(model, input_shape[-1])
+    fields = receptive_fields(model, input_shape[-1]) if inputs is None else {}
     summary = Summary(list(input_shape))
     for name, module in chosen:
         trainable, frozen = _param_counts(module, recurse=True)
+        inside = sum(f for layer, f in recurrent.items() if layer == name or layer.startswith(f"{name}."))
         summary.rows.append(LayerRow(name, type(module).__name__, shapes.get(name), trainable, frozen,
-                                     flops.get(name, 0), fields.get(name)))
+                                     flops.get(name, 0) + inside, fields.get(name)))
     summary.total_trainable, summary.total_frozen = _param_counts(model, recurse=True)
-    summary.total_flops = counter.get_total_flops()
+    summary.total_flops = counter.get_total_flops() + sum(recurrent.values())
     return summary
+
+
+def recurrent_flops(rnn: nn.RNNBase, tokens: int) -> int:
+    """FLOPs (two per multiply-add) of the matrix products of `rnn` over `tokens` time steps in all.
+
+    torch's flop counter does not see inside the fused recurrent kernels, so they are counted
+    here: per token, direction and layer, each gate multiplies the layer's input and the
+    previous hidden state by its weights (an LSTM has 4 gates, a GRU 3, an Elman RNN 1).
+    """
+    gates = {"LSTM": 4, "GRU": 3}.get(rnn.mode, 1)
+    directions = 2 if rnn.bidirectional else 1
+    total = 0
+    for layer in range(rnn.num_layers):
+        width = rnn.input_size if layer == 0 else rnn.hidden_size * directions
+        total += gates * (width * rnn.hidden_size + rnn.hidden_size * rnn.hidden_size)
+    return 2 * tokens * directions * total
+
+
+def _recurrent_hook(name: str, counts: dict[str, int]):
+    def hook(module: nn.RNNBase, args: Any, output: Any) -> None:
+        data = args[0]
+        if isinstance(data, torch.nn.utils.rnn.PackedSequence):
+            tokens = data.data.shape[0]
+        else:
+            tokens = data.shape[0] * data.shape[1] if data.dim() == 3 else data.shape[0]
+        counts[name] = counts.get(name, 0) + recurrent_flops(module, tokens)
+    return hook
 
 
 def _chosen_modules(model: nn.Module, depth: int | None) -> list[tuple[str, nn.Module]]:
@@ -152,8 +186,11 @@ def _chosen_modules(model: nn.Module, depth: int | None) -> list[tuple[str, nn.M
 
 def _shape_hook(name: str, shapes: dict[str, list[int]]):
     def hook(module: nn.Module, args: Any, output: Any) -> None:
-        tensor = output[-1] if isinstance(output, (list, tuple)) else output
-        if isinstance(tensor, torch.Tensor):
+        tensor = output[0] if isinstance(output, tuple) else output
+        tensor = tensor[-1] if isinstance(tensor, list) else tensor
+        if isinstance(tensor, torch.nn.utils.rnn.PackedSequence):  # one text: data is [tokens, features]
+            shapes[name] = list(tensor.data.shape)
+        elif isinstance(tensor, torch.Tensor):
             shapes[name] = list(tensor.shape[1:])
     return hook
 
@@ -179,13 +216,22 @@ def parse_input_shape(text: str) -> list[int]:
     return shape
 
 
-def model_for_summary(target: str, input_shape: list[int] | None, head: str | None,
-                      classes: int) -> tuple[nn.Module, list[int]]:
-    """A backbone by name (optionally with a head), or the model of a run directory."""
+#: Tokens in the example text of a sequence model's summary, unless --input says otherwise.
+DEFAULT_LENGTH = 50
+
+
+def model_for_summary(target: str, input_text: str | None, head: str | None,
+                      classes: int) -> tuple[nn.Module, list[int], tuple[torch.Tensor, ...] | None]:
+    """A backbone by name (optionally with a head), or the model of a run directory, with its input.
+
+    Image models get `--input CxHxW` (or the run's size); sequence models read `--input` as a
+    number of tokens and get an example text of that length as `inputs`.
+    """
     from pathlib import Path
 
     from taskkit.backbone import BackboneWithHead
     from taskkit.registries import BACKBONES, HEADS, TASKS
+    from taskkit.sequence import EncoderWithHead, modality, require_modality
 
     if Path(target).is_dir():
         from taskkit.runs import read_run
@@ -193,10 +239,37 @@ def model_for_summary(target: str, input_shape: list[int] | None, head: str | No
         record = read_run(target)
         model = TASKS.get(record["task"]).load_model(Path(target), record)
         spec = record["model"]
-        return model, input_shape or [spec["in_channels"], spec["img_size"], spec["img_size"]]
-    shape = input_shape or [3, 224, 224]
+        if isinstance(model, EncoderWithHead):
+            return (model, *_sequence_input(input_text))
+        shape = parse_input_shape(input_text) if input_text else [spec["in_channels"], spec["img_size"], spec["img_size"]]
+        return model, shape, None
+    if modality(BACKBONES.get(target)) == "sequence":
+        from taskkit.catalog import CARD_VOCABULARY
+
+        encoder = BACKBONES.build(target, vocab_size=CARD_VOCABULARY)
+        if head is None:
+            return (encoder, *_sequence_input(input_text))
+        require_modality(HEADS, head, "sequence", "head")
+        head_module = HEADS.build(head, in_channels=encoder.out_channels[-1], num_outputs=classes)
+        return (EncoderWithHead(encoder, head_module), *_sequence_input(input_text))
+    shape = parse_input_shape(input_text) if input_text else [3, 224, 224]
     backbone = BACKBONES.build(target, in_channels=shape[0], img_size=shape[-1])
     if head is None:
-        return backbone, shape
+        return backbone, shape, None
+    require_modality(HEADS, head, "image", "head")
     head_module = HEADS.build(head, in_channels=backbone.out_channels[-1], num_outputs=classes)
-    return BackboneWithHead(backbone, head_module, num_outputs=classes), shape
+    return BackboneWithHead(backbone, head_module, num_outputs=classes), shape, None
+
+
+def _sequence_input(text: str | None) -> tuple[list[int], tuple[torch.Tensor, torch.Tensor]]:
+    """`[length]` and an example text of that many tokens (ids 2, 3, ...; 0 and 1 are reserved)."""
+    from taskkit.errors import BadInputError
+
+    if text is None:
+        length = DEFAULT_LENGTH
+    elif text.isdigit() and int(text) > 0:
+        length = int(text)
+    else:
+        raise BadInputError(f"--input for a sequence model is a number of tokens, e.g. 50; got '{text}'")
+    tokens = (torch.arange(length) % 8 + 2)[None, :]
+    return [length], (tokens, torch.tensor([length]))

@@ -114,17 +114,20 @@ def make_loaders(train: Dataset, val: Dataset, test: Dataset, options: TrainOpti
 
 def train_classifier(model: torch.nn.Module, loss_fn: Callable, data: Any, options: TrainOptions,
                      run_dir: Path, record: dict[str, Any], resume: bool = False,
-                     freezer: Any = None) -> dict[str, Any]:
+                     freezer: Any = None, loader_factory: Callable | None = None) -> dict[str, Any]:
     """Fit, test the best weights once, write the report; returns the test report.
 
     A `freezer` (`freezing.StageFreezer`) decides which parameters train and at what rate in
-    each epoch; without one, everything trains at `options.lr`.
+    each epoch; without one, everything trains at `options.lr`. `loader_factory(options,
+    generator)` builds the train, val and test loaders where `make_loaders` does not fit
+    (text batches by length); the generator is reseeded each epoch either way.
     """
     device = resolve_device(options.device)
     model.to(device)
     loss_fn.to(device)
     generator = torch.Generator()
-    loaders = make_loaders(data.train, data.val, data.test, options, data.train_targets(), generator)
+    loaders = (loader_factory(options, generator) if loader_factory is not None else
+               make_loaders(data.train, data.val, data.test, options, data.train_targets(), generator))
     state = FitState(epochs=options.epochs)
     saved = load_state(run_dir / "last.ckpt") if resume else None
     if saved is not None:

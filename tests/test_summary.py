@@ -6,7 +6,7 @@ import pytest
 from torch import nn
 
 from taskkit.errors import BadInputError
-from taskkit.summary import parse_input_shape, summarize
+from taskkit.summary import parse_input_shape, recurrent_flops, summarize
 
 
 def test_a_5x5_convolution_by_hand():
@@ -69,3 +69,18 @@ def test_model_card_lists_stages(tk):
     assert [(s["stage"], s["out_channels"], s["reduction"]) for s in stages] == [
         ("stem", 64, 4), ("layer1", 64, 4), ("layer2", 128, 8), ("layer3", 256, 16), ("layer4", 512, 32)]
     assert sum(s["params"] for s in stages) == 11_176_512
+
+
+def test_recurrent_layers_are_counted_by_hand_where_torch_s_counter_sees_nothing(tk):
+    """A 2-layer GRU, 8 inputs, 16 hidden, one direction, over 10 tokens: 3 gates x (in x h + h x h) per layer."""
+    gru = nn.GRU(8, 16, num_layers=2, batch_first=True)
+    assert recurrent_flops(gru, 10) == 2 * 10 * (3 * (8 * 16 + 16 * 16) + 3 * (16 * 16 + 16 * 16))
+    result = tk("summary", "lstm", "--input", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["input_shape"] == [10]
+    lstm = next(r for r in report["layers"] if r["name"] == "rnn")
+    assert lstm["output_shape"] == [10, 256] and lstm["flops"] == 2 * 10 * 2 * 4 * (128 * 128 + 128 * 128)
+    assert report["flops"] == lstm["flops"] and report["trainable_params"] == 10_000 * 128 + lstm["trainable"]
+    wrong = tk("summary", "gru", "--input", "3x32x32")
+    assert wrong.returncode == 2 and "a number of tokens" in wrong.stderr

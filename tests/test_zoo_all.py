@@ -9,8 +9,10 @@ import torch
 
 from taskkit.backbone import check_backbone
 from taskkit.registries import BACKBONES
+from taskkit.sequence import modality
 
-BUILT_IN = [n for n in BACKBONES.names() if not n.startswith(("timm/", "tv/"))]
+BUILT_IN = [n for n in BACKBONES.names()
+            if not n.startswith(("timm/", "tv/")) and modality(BACKBONES.get(n)) == "image"]
 SAMPLED_ADAPTERS = ["timm/resnet18", "tv/mobilenet_v3_small"]
 
 

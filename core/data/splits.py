@@ -178,7 +178,7 @@ def _label_order(found: list[str], run_classes: list[str] | None, data: str) -> 
 
 def stratified_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: list[str],
                       val_split: float, test_split: float, seed: int, *,
-                      every_class: bool = True) -> dict[str, np.ndarray]:
+                      every_class: bool = True, noun: str = "readable image") -> dict[str, np.ndarray]:
     """Sorted index arrays for train, val and test; missing splits are carved from `given["train"]`.
 
     `val_split` and `test_split` are fractions of the whole training pool. With `every_class`,
@@ -187,7 +187,7 @@ def stratified_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: l
     pool = given["train"]
     fractions = {"test": test_split, "val": val_split}
     carve = [s for s in ("test", "val") if s not in given and fractions[s] > 0]
-    _check_counts(labels[pool], names, carve, every_class)
+    _check_counts(labels[pool], names, carve, every_class, noun)
     parts = dict(given)
     for i, split in enumerate(carve):
         keep_min = len(carve) - i
@@ -197,8 +197,9 @@ def stratified_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: l
     return {s: np.sort(parts.get(s, empty)).astype(np.int64) for s in ("train", "val", "test")}
 
 
-def _check_counts(pool_labels: np.ndarray, names: list[str], carve: list[str], every_class: bool) -> None:
-    """Every class in the pool needs one image for train and one for each split carved from it."""
+def _check_counts(pool_labels: np.ndarray, names: list[str], carve: list[str], every_class: bool,
+                  noun: str) -> None:
+    """Every class in the pool needs one item for train and one for each split carved from it."""
     need = 1 + len(carve)
     counts = np.bincount(pool_labels, minlength=len(names))
     short = (counts < need) if every_class else (counts > 0) & (counts < need)
@@ -206,8 +207,8 @@ def _check_counts(pool_labels: np.ndarray, names: list[str], carve: list[str], e
         n = int(counts[label])
         targets = " and ".join(["train", *sorted(carve, reverse=True)])
         raise BadInputError(
-            f"class '{names[label]}' has only {n} readable image{'s' if n != 1 else ''}; at least {need} are "
-            f"needed to put one in each of {targets}; add images or set --val-split/--test-split to 0"
+            f"class '{names[label]}' has only {n} {noun}{'s' if n != 1 else ''}; at least {need} are "
+            f"needed to put one in each of {targets}; add {noun.split()[-1]}s or set --val-split/--test-split to 0"
         )
 
 

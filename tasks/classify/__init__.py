@@ -71,10 +71,10 @@ class Classify:
         return load_model(run_dir, record)
 
     @staticmethod
-    def predict(run_dir: Path, record: dict, files: list[str], top_k: int, as_json: bool) -> None:
+    def predict(run_dir: Path, record: dict, files: list[str], top_k: int | None, as_json: bool) -> None:
         from taskkit.tasks.classify.run import predict_files
 
-        predict_files(run_dir, record, files, top_k, as_json)
+        predict_files(run_dir, record, files, 3 if top_k is None else top_k, as_json)
 
 
 @hookimpl

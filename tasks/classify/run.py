@@ -16,6 +16,7 @@ from taskkit.data import load_image_data, load_image_for_prediction
 from taskkit.errors import BadInputError, TrainingError
 from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.runs import claim_run_dir, versions, write_json
+from taskkit.sequence import require_modality
 from taskkit.training import TrainOptions, resolve_device, step_options, train_classifier
 
 
@@ -62,7 +63,8 @@ def train(task: str, options: dict[str, Any], resume: Path | None) -> tuple[Path
     train_options = TrainOptions.from_options(options)
     resolve_device(train_options.device)
     backbone_class = BACKBONES.get(options["backbone"])
-    HEADS.entry(options["head"])
+    require_modality(BACKBONES, options["backbone"], "image", "backbone")
+    require_modality(HEADS, options["head"], "image", "head")
     LOSSES.entry(options["loss"])
     data = load_data(options, options["img_size"], getattr(backbone_class, "min_img_size", 1))
     backbone_options = {} if options["small_input"] is None else {"small_input": options["small_input"]}
@@ -105,16 +107,17 @@ def model_spec(options: dict[str, Any], data, backbone: str, backbone_options: d
 
 def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model: torch.nn.Module,
                  spec: dict[str, Any], data, train_options: TrainOptions, freezer: Any = None,
-                 extra: dict[str, Any] | None = None) -> tuple[Path, dict[str, Any]]:
+                 extra: dict[str, Any] | None = None, loader_factory: Any = None,
+                 loss_fn: torch.nn.Module | None = None) -> tuple[Path, dict[str, Any]]:
     """Claim the run directory, write run.json, train and test the assembled model."""
-    loss_fn = build_loss(options, data.train_targets(), len(data.classes))
+    loss_fn = loss_fn or build_loss(options, data.train_targets(), len(data.classes))
     run_dir = _prepare_run_dir(task, options, resume)
     record = {"task": task, "status": "running", "model": spec, "data": data.source,
               "skipped_files": data.skipped, **(extra or {}), "versions": versions()}
     write_json(run_dir / "run.json", record)
     try:
         report = train_classifier(model, loss_fn, data, train_options, run_dir, record,
-                                  resume=resume is not None, freezer=freezer)
+                                  resume=resume is not None, freezer=freezer, loader_factory=loader_factory)
     except TrainingError as exc:
         raise TrainingError(f"{exc}; {_last_good(run_dir)}") from None
     return run_dir, report

@@ -20,6 +20,7 @@ from taskkit.errors import BadInputError
 from taskkit.freezing import FreezePlan, StageFreezer, frozen_entries, parse_unfreeze_step
 from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.runs import read_run
+from taskkit.sequence import require_modality
 from taskkit.tasks.classify.run import build_model, fit_and_test, load_data, model_spec
 from taskkit.training import TrainOptions, resolve_device
 from taskkit.weights import (WeightsReport, fetch_torchvision_state, load_into, read_run_weights,
@@ -68,7 +69,7 @@ def finetune(options: dict[str, Any], resume: Path | None) -> Outcome:
     resolve_device(train_options.device)
     schedule = FreezePlan(0, options["bn"], options["unfreeze_at"], parse_unfreeze_step(options["unfreeze_step"]),
                           options["lr_decay"])
-    HEADS.entry(options["head"])
+    require_modality(HEADS, options["head"], "image", "head")
     LOSSES.entry(options["loss"])
     start, prior = None, None
     if resume is not None:
@@ -113,6 +114,7 @@ def _choices(options: dict[str, Any], start: StartingPoint) -> tuple[str, dict[s
         backbone_options = {**trained.get("backbone_options", {}), **backbone_options}
         img_size = img_size or trained["img_size"]
     backbone = backbone or DEFAULT_BACKBONE
+    require_modality(BACKBONES, backbone, "image", "backbone")
     entry = BACKBONES.entry(backbone)
     min_size = getattr(entry.factory, "min_img_size", 1)
     if start.kind == "published":

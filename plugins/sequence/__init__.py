@@ -1,0 +1,30 @@
+"""Built-in sequence encoders (`rnn`, `lstm`, `gru`, `textcnn`) and sequence heads.
+
+The encoders turn token ids into per-token outputs and a summary; the heads (`last`, `mean`,
+`max`, `attention` and the per-token `token`) turn those into logits. The implementations
+import torch and live in `encoders.py` and `heads.py`; this module loads them only when a
+registry is read.
+"""
+
+from taskkit import hookimpl
+
+
+@hookimpl
+def tk_register_backbones(backbones):
+    from taskkit.plugins.sequence import encoders
+
+    backbones.register("rnn")(encoders.RNNEncoder)
+    backbones.register("lstm")(encoders.LSTMEncoder)
+    backbones.register("gru")(encoders.GRUEncoder)
+    backbones.register("textcnn")(encoders.TextCNN)
+
+
+@hookimpl
+def tk_register_heads(heads):
+    from taskkit.plugins.sequence import heads as models
+
+    heads.register("last")(models.LastHead)
+    heads.register("mean")(models.MeanHead)
+    heads.register("max")(models.MaxHead)
+    heads.register("attention")(models.AttentionHead)
+    heads.register("token")(models.TokenHead)
