@@ -1,0 +1,170 @@
+"""What `tk text` does: encode the texts, assemble an encoder and a head, train, evaluate, predict.
+
+The run records everything needed to answer for new sentences without the training data:
+the tokenizer's name, the maximum length, the classes and the vocabulary itself (in run.json,
+beside the model spec), so `tk predict` encodes a sentence exactly as training did.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+import typer
+from torch.utils.data import DataLoader
+
+from taskkit.checkpoints import load_weights
+from taskkit.errors import BadInputError
+from taskkit.registries import BACKBONES, HEADS, LOSSES, TOKENIZERS
+from taskkit.runs import read_run
+from taskkit.sequence import EncoderWithHead, require_modality
+from taskkit.tasks.classify.run import fit_and_test, report_and_print
+from taskkit.text.batching import BucketBatchSampler, TokenDataset, pad_batch
+from taskkit.text.data import TextData, encode, load_text_data
+from taskkit.text.vocab import Vocabulary
+from taskkit.training import TrainOptions, resolve_device, step_options
+
+ENCODER_OPTIONS = ("embedding_dim", "hidden", "layers", "bidirectional", "dropout")
+
+
+def build_model(spec: dict[str, Any]) -> EncoderWithHead:
+    """The classifier a model spec (stored in run.json) describes."""
+    encoder = BACKBONES.build(spec["encoder"], vocab_size=len(spec["vocabulary"]), **spec["encoder_options"])
+    head = HEADS.build(spec["head"], in_channels=encoder.out_channels[-1], num_outputs=len(spec["classes"]),
+                       **spec["head_options"])
+    return EncoderWithHead(encoder, head)
+
+
+def check_sequence_parts(encoder: str, head: str) -> None:
+    """Refuse, in one line, an image backbone or head where a sequence one is needed."""
+    require_modality(BACKBONES, encoder, "sequence", "encoder")
+    require_modality(HEADS, head, "sequence", "head")
+
+
+def encoder_options(options: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
+    """The encoder options its constructor takes; one set on the command line that it does not is an error."""
+    takes = BACKBONES.entry(options["encoder"]).options()
+    unused = [k for k in ENCODER_OPTIONS if k in explicit and k not in takes]
+    if unused:
+        raise BadInputError(f"encoder '{options['encoder']}' takes no --{unused[0].replace('_', '-')}; "
+                            f"see `tk info {options['encoder']}`")
+    return {k: options[k] for k in ENCODER_OPTIONS if k in takes}
+
+
+def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> tuple[Path, dict[str, Any]]:
+    """Check everything, read and encode the data, train and test; returns (run_dir, test report)."""
+    train_options = TrainOptions.from_options(options)
+    resolve_device(train_options.device)
+    if options["balance"] == "oversample":
+        raise BadInputError("--balance oversample is for images; use --balance class-weights for texts")
+    check_sequence_parts(options["encoder"], options["head"])
+    LOSSES.entry(options["loss"])
+    tokenize = TOKENIZERS.build(options["tokenizer"])
+    prior = read_run(resume)["model"] if resume is not None else None
+    data = load_text_data(options, tokenize, Vocabulary(prior["vocabulary"]) if prior else None,
+                          prior["classes"] if prior else None)
+    extra: dict[str, Any] = {}
+    if prior is None and options["embeddings"]:
+        from taskkit.text.embeddings import read_vectors
+
+        vectors, dim = read_vectors(options["embeddings"], data.vocab, options["encoding"])
+        if "embedding_dim" in explicit and options["embedding_dim"] != dim:
+            raise BadInputError(f"{options['embeddings']} has {dim}-dimensional vectors but --embedding-dim is "
+                                f"{options['embedding_dim']}; leave --embedding-dim out to follow the file")
+        options = {**options, "embedding_dim": dim}
+    spec = prior or {"encoder": options["encoder"], "encoder_options": encoder_options(options, explicit),
+                     "head": options["head"], "head_options": {"dropout": options["dropout"]},
+                     "classes": data.classes, "tokenizer": options["tokenizer"], "max_len": options["max_len"],
+                     "vocabulary": data.vocab.tokens}
+    torch.manual_seed(options["seed"])
+    model = build_model(spec)
+    if prior is None and options["embeddings"]:
+        from taskkit.text.embeddings import fill_embedding
+
+        report = fill_embedding(model.encoder.embedding.weight, vectors, str(options["embeddings"]))
+        typer.echo(report.summary(), err=True)
+        extra["embeddings"] = {"source": report.source, "dim": report.dim, "coverage": round(report.coverage, 4)}
+    if options["freeze_embeddings"]:
+        model.encoder.embedding.weight.requires_grad_(False)
+    return fit_and_test("text", options, resume, model, spec, data, train_options, extra=extra,
+                        loader_factory=lambda opts, generator: text_loaders(data, opts, generator, options["bucket"]))
+
+
+def text_loaders(data: TextData, options: TrainOptions, generator: torch.Generator,
+                 bucket: bool) -> tuple[DataLoader, ...]:
+    """Training batches bucketed by length (or shuffled), evaluation batches sorted by length."""
+    common = {"collate_fn": pad_batch, "num_workers": options.workers}
+    if bucket:
+        sampler = BucketBatchSampler(data.train.lengths(), options.batch_size, generator)
+        train_loader = DataLoader(data.train, batch_sampler=sampler, **common)
+    else:
+        train_loader = DataLoader(data.train, batch_size=options.batch_size, shuffle=True, generator=generator,
+                                  **common)
+    return (train_loader, evaluation_loader(data.val, options.batch_size, options.workers),
+            evaluation_loader(data.test, options.batch_size, options.workers))
+
+
+def evaluation_loader(dataset: TokenDataset, batch_size: int = 64, workers: int = 0) -> DataLoader:
+    sampler = BucketBatchSampler(dataset.lengths(), batch_size, shuffle=False)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=pad_batch, num_workers=workers)
+
+
+def load_model(run_dir: Path, record: dict[str, Any]) -> EncoderWithHead:
+    model = build_model(record["model"])
+    weights = run_dir / "model.safetensors"
+    if not weights.is_file():
+        raise BadInputError(f"{run_dir} has no model.safetensors; it has not finished an epoch")
+    model.load_state_dict(load_weights(weights))
+    return model.eval()
+
+
+def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
+    """Metrics of a trained run on a split of its own data, or on another labelled file (all of it)."""
+    from taskkit.config import read_config
+    from taskkit.engine import evaluate
+    from taskkit.metrics import classification_report
+
+    options = read_config(run_dir / "config.yaml")
+    split = split or ("all" if data else "test")
+    if split not in ("train", "val", "test", "all"):
+        raise BadInputError(f"--split must be train, val, test or all, got '{split}'")
+    if data:
+        options = {**options, "data": data, "train": None}
+    spec = record["model"]
+    loaded = load_text_data(options, TOKENIZERS.build(spec["tokenizer"]), Vocabulary(spec["vocabulary"]),
+                            spec["classes"], whole=split == "all")
+    dataset = loaded.test if split == "all" else getattr(loaded, split)
+    result = evaluate(load_model(run_dir, record), evaluation_loader(dataset), LOSSES.build("cross-entropy"),
+                      step_options(TrainOptions(), resolve_device("cpu")))
+    report_and_print(run_dir, classification_report(result.logits, result.targets, spec["classes"]), as_json)
+
+
+def probabilities(model: EncoderWithHead, ids: list[list[int]], batch_size: int = 256) -> torch.Tensor:
+    """Class probabilities per text, in the order given."""
+    rows = []
+    with torch.no_grad():
+        for start in range(0, len(ids), batch_size):
+            (tokens, lengths), _ = pad_batch([(i, 0) for i in ids[start: start + batch_size]])
+            rows.append(model(tokens, lengths).float().softmax(-1))
+    return torch.cat(rows)
+
+
+def predict_texts(run_dir: Path, record: dict[str, Any], texts: list[str], top_k: int | None, as_json: bool) -> None:
+    """The top label (or `top_k` labels) with its probability for each text."""
+    spec = record["model"]
+    ids = encode(texts, TOKENIZERS.build(spec["tokenizer"]), Vocabulary(spec["vocabulary"]), spec["max_len"])
+    probs = probabilities(load_model(run_dir, record), ids)
+    k = max(1, min(top_k or 1, len(spec["classes"])))
+    results = []
+    for text, row in zip(texts, probs):
+        values, indices = row.topk(k)
+        results.append({"text": text, "predictions": [
+            {"label": spec["classes"][i], "probability": round(float(v), 4)} for v, i in zip(values, indices)]})
+    if as_json:
+        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    for item in results:
+        shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
+        typer.echo(f"{item['text']}: {shown}")
