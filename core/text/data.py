@@ -94,14 +94,25 @@ def _read_tables(options: dict[str, Any]) -> dict[str, TextTable]:
     return {"train": read_table(options["data"], **read)}
 
 
+def given_splits(sizes: dict[str, int]) -> dict[str, np.ndarray]:
+    """Index ranges of the files read one after another (train first), by split."""
+    given, start = {}, 0
+    for split, size in sizes.items():
+        given[split] = np.arange(start, start + size)
+        start += size
+    return given
+
+
+def everything_in_test(count: int) -> dict[str, np.ndarray]:
+    """The split `tk eval --split all` reads: every item in test."""
+    empty = np.array([], dtype=np.int64)
+    return {"train": empty, "val": empty, "test": np.arange(count)}
+
+
 def _split(tables: dict[str, TextTable], targets: np.ndarray, classes: list[str], options: dict[str, Any],
            whole: bool) -> dict[str, np.ndarray]:
-    given, start = {}, 0
-    for split, table in tables.items():
-        given[split] = np.arange(start, start + len(table.texts))
-        start += len(table.texts)
     if whole:
-        empty = np.array([], dtype=np.int64)
-        return {"train": empty, "val": empty, "test": np.arange(start)}
+        return everything_in_test(len(targets))
+    given = given_splits({split: len(table.texts) for split, table in tables.items()})
     return stratified_splits(targets, given, classes, options["val_split"], options["test_split"], options["seed"],
                              noun="example")

@@ -11,7 +11,7 @@ import typer
 
 from taskkit.backbone import BackboneWithHead
 from taskkit.checkpoints import load_weights
-from taskkit.config import write_config
+from taskkit.config import read_config, write_config
 from taskkit.data import load_image_data, load_image_for_prediction
 from taskkit.errors import BadInputError, TrainingError
 from taskkit.registries import BACKBONES, HEADS, LOSSES
@@ -166,18 +166,23 @@ def load_model(run_dir: Path, record: dict[str, Any]) -> BackboneWithHead:
     return model
 
 
-def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
-    """Metrics of a trained run on a split of its own data, or on other labelled data (all of it)."""
-    from torch.utils.data import ConcatDataset, DataLoader
-
-    from taskkit.config import read_config
-    from taskkit.engine import evaluate
-    from taskkit.metrics import classification_report
-
+def evaluation_split(run_dir: Path, data: str | None, split: str | None) -> tuple[dict[str, Any], str]:
+    """The run's options and the split `tk eval` scores: the test split, or all of other `--data`."""
     options = read_config(run_dir / "config.yaml")
     split = split or ("all" if data else "test")
     if split not in ("train", "val", "test", "all"):
         raise BadInputError(f"--split must be train, val, test or all, got '{split}'")
+    return options, split
+
+
+def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
+    """Metrics of a trained run on a split of its own data, or on other labelled data (all of it)."""
+    from torch.utils.data import ConcatDataset, DataLoader
+
+    from taskkit.engine import evaluate
+    from taskkit.metrics import classification_report
+
+    options, split = evaluation_split(run_dir, data, split)
     spec = record["model"]
     fractions = {"val_split": 0.0, "test_split": 0.0} if split == "all" else {
         "val_split": options.get("val_split", 0.1), "test_split": options.get("test_split", 0.1)}

@@ -22,11 +22,12 @@ from taskkit.errors import BadInputError
 from taskkit.registries import LOSSES, TOKENIZERS
 from taskkit.runs import read_run, write_json
 from taskkit.sequence import UNK_ID
-from taskkit.tasks.classify.run import fit_and_test, report_and_print
-from taskkit.tasks.text.run import build_model, check_sequence_parts, encoder_options, evaluation_loader, load_model
+from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print
+from taskkit.tasks.text.run import (build_model, check_sequence_parts, encoder_options, evaluation_loader,
+                                    load_model, text_loaders)
 from taskkit.text.batching import TokenDataset, pad_batch
 from taskkit.text.conll import TaggedSentences, read_conll
-from taskkit.text.data import TextData
+from taskkit.text.data import TextData, everything_in_test, given_splits
 from taskkit.text.vocab import Vocabulary
 from taskkit.training import TrainOptions, resolve_device, step_options
 
@@ -77,13 +78,9 @@ def load_tag_data(options: dict[str, Any], vocab: Vocabulary | None = None, tags
 
 def _split(read: dict[str, TaggedSentences], options: dict[str, Any], whole: bool) -> dict[str, np.ndarray]:
     """Given splits as they are; missing ones carved from train at random (sentences have no single label)."""
-    given, start = {}, 0
-    for split, part in read.items():
-        given[split] = np.arange(start, start + len(part.sentences))
-        start += len(part.sentences)
+    given = given_splits({split: len(part.sentences) for split, part in read.items()})
     if whole:
-        empty = np.array([], dtype=np.int64)
-        return {"train": empty, "val": empty, "test": np.arange(start)}
+        return everything_in_test(sum(len(part.sentences) for part in read.values()))
     pool = np.random.default_rng(options["seed"]).permutation(given["train"])
     parts = {}
     for split, fraction in (("test", options["test_split"]), ("val", options["val_split"])):
@@ -107,14 +104,12 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     data = load_tag_data(options, Vocabulary(prior["vocabulary"]) if prior else None,
                          prior["classes"] if prior else None)
     spec = prior or {"encoder": options["encoder"], "encoder_options": encoder_options(options, explicit),
-                     "head": "token", "head_options": {"dropout": options["dropout"]}, "classes": data.classes,
+                     "head": "token", "head_options": {}, "classes": data.classes,
                      "lowercase": options["lowercase"], "max_len": options["max_len"],
                      "vocabulary": data.vocab.tokens}
     torch.manual_seed(options["seed"])
     model = build_model(spec)
     loss = PerTokenLoss(LOSSES.build("cross-entropy", ignore_index=IGNORE_INDEX))
-    from taskkit.tasks.text.run import text_loaders
-
     run_dir, report = fit_and_test("tag", options, resume, model, spec, data, train_options, loss_fn=loss,
                                    loader_factory=lambda opts, gen: text_loaders(data, opts, gen, options["bucket"]))
     report.update(entity_scores(model, data.test, data.classes))
@@ -155,14 +150,10 @@ def entity_scores(model: nn.Module, dataset: TokenDataset, tags: list[str]) -> d
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
     """Token and entity metrics of a trained tagger on a split of its data or on another file (all of it)."""
-    from taskkit.config import read_config
     from taskkit.engine import evaluate
     from taskkit.metrics import classification_report
 
-    options = read_config(run_dir / "config.yaml")
-    split = split or ("all" if data else "test")
-    if split not in ("train", "val", "test", "all"):
-        raise BadInputError(f"--split must be train, val, test or all, got '{split}'")
+    options, split = evaluation_split(run_dir, data, split)
     if data:
         options = {**options, "data": data, "train": None}
     spec = record["model"]

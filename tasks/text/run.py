@@ -20,7 +20,7 @@ from taskkit.errors import BadInputError
 from taskkit.registries import BACKBONES, HEADS, LOSSES, TOKENIZERS
 from taskkit.runs import read_run
 from taskkit.sequence import EncoderWithHead, require_modality
-from taskkit.tasks.classify.run import fit_and_test, report_and_print
+from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print
 from taskkit.text.batching import BucketBatchSampler, TokenDataset, pad_batch
 from taskkit.text.data import TextData, encode, load_text_data
 from taskkit.text.vocab import Vocabulary
@@ -75,7 +75,7 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
                                 f"{options['embedding_dim']}; leave --embedding-dim out to follow the file")
         options = {**options, "embedding_dim": dim}
     spec = prior or {"encoder": options["encoder"], "encoder_options": encoder_options(options, explicit),
-                     "head": options["head"], "head_options": {"dropout": options["dropout"]},
+                     "head": options["head"], "head_options": {},
                      "classes": data.classes, "tokenizer": options["tokenizer"], "max_len": options["max_len"],
                      "vocabulary": data.vocab.tokens}
     torch.manual_seed(options["seed"])
@@ -122,14 +122,10 @@ def load_model(run_dir: Path, record: dict[str, Any]) -> EncoderWithHead:
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
     """Metrics of a trained run on a split of its own data, or on another labelled file (all of it)."""
-    from taskkit.config import read_config
     from taskkit.engine import evaluate
     from taskkit.metrics import classification_report
 
-    options = read_config(run_dir / "config.yaml")
-    split = split or ("all" if data else "test")
-    if split not in ("train", "val", "test", "all"):
-        raise BadInputError(f"--split must be train, val, test or all, got '{split}'")
+    options, split = evaluation_split(run_dir, data, split)
     if data:
         options = {**options, "data": data, "train": None}
     spec = record["model"]
