@@ -64,6 +64,10 @@ Encoder = Annotated[str, typer.Option("--encoder", help="rnn, lstm, gru or textc
 Layers = Annotated[int, typer.Option("--layers", help="Stacked recurrent layers.", rich_help_panel=TEXT)]
 Hidden = Annotated[int, typer.Option("--hidden", help="Hidden size of each direction.", rich_help_panel=TEXT)]
 Bidirectional = Annotated[bool, typer.Option("--bidirectional/--unidirectional", help="Read the text both ways.", rich_help_panel=TEXT)]
+TextStrict = Annotated[bool, typer.Option("--strict", help="Fail on an undecodable, empty or unlabelled row instead of skipping it.", rich_help_panel=DATA)]
+TextHead = Annotated[str, typer.Option("--head", help="last, mean, max or attention pooling; see `tk list heads`.", rich_help_panel=TEXT)]
+TextBalance = Annotated[str, typer.Option("--balance", help="none or class-weights (weights in the loss).", rich_help_panel=DATA)]
+EncoderDropout = Annotated[float, typer.Option("--dropout", help="Dropout on the encoder's outputs, which the head classifies, and between stacked layers.", rich_help_panel=TEXT)]
 Bucket = Annotated[bool, typer.Option("--bucket/--no-bucket", help="Batch texts of similar length together.", rich_help_panel=TEXT)]
 
 Optimizer = Annotated[str, typer.Option("--optimizer", help="sgd, nesterov, adagrad, adadelta, rmsprop, adam or adamw.", rich_help_panel=TRAINING)]

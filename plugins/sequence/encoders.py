@@ -8,8 +8,8 @@ therefore gets the same outputs alone as inside a padded batch, and predictions 
 on what it was batched with.
 
 The encoders also carry a backbone's bookkeeping (`stage_names`, `out_channels`, `reductions`
-and `stages()`, the embedding first, as a stem) so the freezing code counts their stages as it
-counts a vision backbone's.
+and `stages()`, the embedding first, as a stem) so `tk info` describes them as it describes a
+vision backbone.
 """
 
 from __future__ import annotations

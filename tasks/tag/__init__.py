@@ -31,11 +31,11 @@ class Tag:
     def command(
         ctx: typer.Context,
         data: o.TaggedData = None, train: o.TrainFile = None, val: o.ValFile = None, test: o.TestFile = None,
-        encoding: o.Encoding = DEFAULTS["encoding"], strict: o.Strict = False,
+        encoding: o.Encoding = DEFAULTS["encoding"], strict: o.TextStrict = False,
         val_split: o.ValSplit = DEFAULTS["val_split"], test_split: o.TestSplit = DEFAULTS["test_split"],
         encoder: o.Encoder = DEFAULTS["encoder"], layers: o.Layers = DEFAULTS["layers"],
         hidden: o.Hidden = DEFAULTS["hidden"], bidirectional: o.Bidirectional = DEFAULTS["bidirectional"],
-        dropout: o.Dropout = DEFAULTS["dropout"], lowercase: o.Lowercase = DEFAULTS["lowercase"],
+        dropout: o.EncoderDropout = DEFAULTS["dropout"], lowercase: o.Lowercase = DEFAULTS["lowercase"],
         min_freq: o.MinFreq = DEFAULTS["min_freq"], max_vocab: o.MaxVocab = DEFAULTS["max_vocab"],
         max_len: o.MaxLen = DEFAULTS["max_len"], embedding_dim: o.EmbeddingDim = DEFAULTS["embedding_dim"],
         bucket: o.Bucket = DEFAULTS["bucket"], optimizer: o.Optimizer = DEFAULTS["optimizer"],
