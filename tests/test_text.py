@@ -78,6 +78,19 @@ def test_undecodable_and_empty_rows_are_reported_with_line_numbers(tmp_path):
         read_table(path, strict=True)
 
 
+def test_a_run_names_the_rows_it_skipped_and_leaves_the_file_alone(capsys, tmp_path, reviews):
+    data = tmp_path / "with_bad_rows.csv"
+    data.write_bytes(reviews.read_bytes() + b",positive\ncaf\xe9 film,negative\n")
+    before = data.read_bytes()
+    code, _, err = tk_in_process(capsys, "text", "--data", str(data), "--hidden", "8", "--epochs", "1", "--quiet",
+                                 "--out", str(tmp_path), "--name", "bad")
+    assert code == 0, err
+    assert err.splitlines()[0] == ("warning: skipped 2 rows: line 2002 (empty text), line 2003 (not valid utf-8 "
+                                   "(byte 0xe9 at column 4)); all are listed in run.json (--strict stops instead)")
+    assert json.loads((tmp_path / "bad" / "run.json").read_text())["skipped_files"][0] == [2002, "empty text"]
+    assert data.read_bytes() == before
+
+
 def test_tsv_and_jsonl_read_their_columns(tmp_path):
     (tmp_path / "a.tsv").write_text("review\tstars\ngood, really\t5\n", encoding="utf-8")
     assert read_table(tmp_path / "a.tsv", "review", "stars").texts == ["good, really"]

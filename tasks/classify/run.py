@@ -111,6 +111,8 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
                  loss_fn: torch.nn.Module | None = None) -> tuple[Path, dict[str, Any]]:
     """Claim the run directory, write run.json, train and test the assembled model."""
     loss_fn = loss_fn or build_loss(options, data.train_targets(), len(data.classes))
+    if data.skipped:
+        typer.echo(skipped_warning(data.skipped), err=True)
     run_dir = _prepare_run_dir(task, options, resume)
     record = {"task": task, "status": "running", "model": spec, "data": data.source,
               "skipped_files": data.skipped, **(extra or {}), "versions": versions()}
@@ -121,6 +123,16 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
     except TrainingError as exc:
         raise TrainingError(f"{exc}; {_last_good(run_dir)}") from None
     return run_dir, report
+
+
+def skipped_warning(skipped: list[tuple], shown: int = 3) -> str:
+    """One line naming what the data left out: files and why, or the numbers of the rows and why."""
+    rows = isinstance(skipped[0][0], int)
+    named = [f"{'line ' if rows else ''}{where} ({why})" for where, why in skipped[:shown]]
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    what = "row" if rows else "file"
+    return (f"warning: skipped {len(skipped)} {what}{'s' if len(skipped) != 1 else ''}: {', '.join(named)}{more}; "
+            f"all are listed in run.json (--strict stops instead)")
 
 
 def _prepare_run_dir(task: str, options: dict[str, Any], resume: Path | None) -> Path:
