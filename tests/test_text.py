@@ -17,6 +17,7 @@ from taskkit.errors import BadInputError
 from taskkit.registries import TOKENIZERS
 from taskkit.sequence import UNK_ID
 from taskkit.text.batching import BucketBatchSampler, pad_batch
+from taskkit.text.data import encode
 from taskkit.text.table import read_table
 from taskkit.text.vocab import Vocabulary
 
@@ -63,6 +64,27 @@ def test_vocabulary_comes_from_given_texts_and_maps_unknown_words():
     assert vocab.encode(["a", "zebra"]) == [2, UNK_ID]
     assert Vocabulary.build([["a", "b", "a"]], min_freq=2).tokens == ["<pad>", "<unk>", "a"]
     assert Vocabulary.build([["a", "b", "b", "c"]], max_vocab=1).tokens == ["<pad>", "<unk>", "b"]
+
+
+def test_texts_are_truncated_to_max_len_and_an_empty_one_is_one_unknown_token():
+    vocab = Vocabulary.build([["a", "b", "c"]])
+    tokenize = TOKENIZERS.build("words")
+    assert encode(["a b c zebra e", "!!", ""], tokenize, vocab, 3) == [[2, 3, 4], [UNK_ID, UNK_ID], [UNK_ID]]
+
+
+def test_a_plugin_tokenizer_trains_and_predicts(tk, tmp_path, plugin_data):
+    corpus = write_reviews(tmp_path / "reviews.csv", count=300)
+    env = {"TK_PLUGINS": str(plugin_data / "whitespace_tokenizer.py")}
+    listed = tk("list", "tokenizers", "--json", env=env)
+    assert {row["name"]: row["plugin"] for row in json.loads(listed.stdout)}["whitespace"] == "whitespace_tokenizer"
+    trained = tk("text", "--data", str(corpus), "--tokenizer", "whitespace", "--hidden", "8", "--epochs", "1",
+                 "--quiet", "--out", str(tmp_path), "--name", "ws", env=env)
+    assert trained.returncode == 0, trained.stderr
+    record = json.loads((tmp_path / "ws" / "run.json").read_text())
+    assert record["model"]["tokenizer"] == "whitespace"
+    assert any(word.endswith(".") for word in record["model"]["vocabulary"])  # the words tokenizer splits "."
+    answered = tk("predict", str(tmp_path / "ws"), "a great film.", env=env)
+    assert answered.returncode == 0 and answered.stdout.startswith("a great film.: ")
 
 
 def test_undecodable_and_empty_rows_are_reported_with_line_numbers(tmp_path):
