@@ -88,3 +88,9 @@ def resolve_options(params: dict[str, Any], explicit_names: set[str], defaults: 
         source = params.get("config")
     from_file = read_config(source) if source else {}
     return merge_options(defaults, explicit, from_file, source=str(source))
+
+
+def command_options(ctx: Any, defaults: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """A task command's resolved options, and the names the user typed (from its Typer context)."""
+    explicit = {k for k in ctx.params if ctx.get_parameter_source(k).name == "COMMANDLINE"}
+    return resolve_options(ctx.params, explicit, defaults), explicit

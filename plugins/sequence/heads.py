@@ -13,11 +13,8 @@ from torch import Tensor, nn
 from taskkit.plugins.sequence.encoders import real_positions
 
 
-class PoolingHead(nn.Module):
-    """Pool the real positions into one vector per text, then dropout and one linear layer.
-
-    Subclasses implement `pool(outputs, summary, lengths) -> [B, in_channels]`.
-    """
+class LinearHead(nn.Module):
+    """Dropout and one linear layer over the features a subclass picks (`features`)."""
 
     modality = "sequence"
 
@@ -27,11 +24,24 @@ class PoolingHead(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_channels, num_outputs)
 
-    def pool(self, outputs: Tensor, summary: Tensor, lengths: Tensor) -> Tensor:
+    def features(self, outputs: Tensor, summary: Tensor, lengths: Tensor) -> Tensor:
         raise NotImplementedError
 
     def forward(self, outputs: Tensor, summary: Tensor, lengths: Tensor) -> Tensor:
-        return self.fc(self.dropout(self.pool(outputs, summary, lengths)))
+        return self.fc(self.dropout(self.features(outputs, summary, lengths)))
+
+
+class PoolingHead(LinearHead):
+    """Pool the real positions into one vector per text, then dropout and one linear layer.
+
+    Subclasses implement `pool(outputs, summary, lengths) -> [B, in_channels]`.
+    """
+
+    def pool(self, outputs: Tensor, summary: Tensor, lengths: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def features(self, outputs: Tensor, summary: Tensor, lengths: Tensor) -> Tensor:
+        return self.pool(outputs, summary, lengths)
 
 
 def padding_of(outputs: Tensor, lengths: Tensor) -> Tensor:
@@ -96,20 +106,12 @@ class AttentionHead(PoolingHead):
         return (self.weights(outputs, lengths)[..., None] * outputs).sum(dim=1)
 
 
-class TokenHead(nn.Module):
+class TokenHead(LinearHead):
     """One linear layer applied at every position: `[B, T, num_outputs]`, for sequence labelling.
 
     Gives each token its own logits (tags for named entities or parts of speech). Values at
     padded positions are left as they come; the loss ignores those positions.
     """
 
-    modality = "sequence"
-
-    def __init__(self, in_channels: int, num_outputs: int, dropout: float = 0.0):
-        super().__init__()
-        self.in_channels, self.num_outputs = in_channels, num_outputs
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(in_channels, num_outputs)
-
-    def forward(self, outputs: Tensor, summary: Tensor, lengths: Tensor) -> Tensor:
-        return self.fc(self.dropout(outputs))
+    def features(self, outputs: Tensor, summary: Tensor, lengths: Tensor) -> Tensor:
+        return outputs

@@ -50,11 +50,10 @@ class Classify:
         quiet: o.Quiet = False, json: o.Json = False,
     ) -> None:
         """Train an image classifier from scratch; `tk classify` alone trains LeNet on digits."""
-        from taskkit.config import resolve_options
+        from taskkit.config import command_options
         from taskkit.tasks.classify.run import report_and_print, train
 
-        explicit = {k for k in ctx.params if ctx.get_parameter_source(k).name == "COMMANDLINE"}
-        options = resolve_options(ctx.params, explicit, DEFAULTS)
+        options, _ = command_options(ctx, DEFAULTS)
         run_dir, report = train("classify", options, resume=ctx.params["resume"])
         report_and_print(run_dir, report, as_json=json)
 

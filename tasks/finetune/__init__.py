@@ -57,12 +57,11 @@ class Finetune(Classify):
         `tk finetune --weights runs/digits --freeze 3 --data ./photos` starts from a previous
         run's backbone; with no --weights, from the published ImageNet weights (downloads).
         """
-        from taskkit.config import resolve_options
+        from taskkit.config import command_options
         from taskkit.tasks.classify.run import report_and_print
         from taskkit.tasks.finetune.run import finetune, print_stage_table
 
-        explicit = {k for k in ctx.params if ctx.get_parameter_source(k).name == "COMMANDLINE"}
-        options = resolve_options(ctx.params, explicit, DEFAULTS)
+        options, _ = command_options(ctx, DEFAULTS)
         outcome = finetune(options, resume=ctx.params["resume"])
         if outcome.dry_run:
             print_stage_table(outcome, as_json=json)

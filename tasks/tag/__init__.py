@@ -50,12 +50,11 @@ class Tag:
         quiet: o.Quiet = False, json: o.Json = False,
     ) -> None:
         """Train a BiLSTM tagger: `tk tag --data ner.conll` reports token accuracy and entity F1."""
-        from taskkit.config import resolve_options
+        from taskkit.config import command_options
         from taskkit.tasks.classify.run import report_and_print
         from taskkit.tasks.tag.run import train as train_tagger
 
-        explicit = {k for k in ctx.params if ctx.get_parameter_source(k).name == "COMMANDLINE"}
-        options = resolve_options(ctx.params, explicit, DEFAULTS)
+        options, explicit = command_options(ctx, DEFAULTS)
         run_dir, report = train_tagger(options, explicit, resume=ctx.params["resume"])
         report_and_print(run_dir, report, as_json=json)
 

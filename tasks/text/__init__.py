@@ -57,12 +57,11 @@ class Text:
         quiet: o.Quiet = False, json: o.Json = False,
     ) -> None:
         """Train a text classifier: `tk text --data reviews.csv` trains a BiLSTM on its text and label columns."""
-        from taskkit.config import resolve_options
+        from taskkit.config import command_options
         from taskkit.tasks.classify.run import report_and_print
         from taskkit.tasks.text.run import train as train_text
 
-        explicit = {k for k in ctx.params if ctx.get_parameter_source(k).name == "COMMANDLINE"}
-        options = resolve_options(ctx.params, explicit, DEFAULTS)
+        options, explicit = command_options(ctx, DEFAULTS)
         run_dir, report = train_text(options, explicit, resume=ctx.params["resume"])
         report_and_print(run_dir, report, as_json=json)
 
