@@ -30,6 +30,22 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+def load_run_weights(model: torch.nn.Module, run_dir: Path) -> torch.nn.Module:
+    """`model` with a run's best weights (`model.safetensors`), in eval mode.
+
+    A run that never finished an epoch, or weights that do not fit the model its run.json
+    describes, are bad input named in one line.
+    """
+    weights = Path(run_dir) / "model.safetensors"
+    if not weights.is_file():
+        raise BadInputError(f"{run_dir} has no model.safetensors; it has not finished an epoch")
+    try:
+        model.load_state_dict(load_weights(weights))
+    except RuntimeError as exc:
+        raise BadInputError(f"{weights} does not fit the model in run.json ({str(exc).splitlines()[0]})") from None
+    return model.eval()
+
+
 def save_state(state: dict[str, Any], path: Path) -> None:
     """Write resumable training state (model, optimizer, scheduler, RNG, epoch)."""
     atomic_write(path, lambda tmp: torch.save(state, tmp))

@@ -64,7 +64,8 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _autocast(options: StepOptions):
+def autocast(options: StepOptions):
+    """Mixed precision as `options` asks (a no-op context at full precision)."""
     if options.amp_dtype is None:
         return nullcontext()
     return torch.autocast(options.device.type, dtype=options.amp_dtype)
@@ -120,7 +121,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
     optimizer.zero_grad(set_to_none=True)
     for step, (inputs, targets) in enumerate(loader, start=1):
         inputs, targets = to_device(inputs, device), targets.to(device, non_blocking=True)
-        with _autocast(options):
+        with autocast(options):
             logits, loss = model_loss(call_model(model, inputs), targets, loss_fn)
         (loss / options.accumulate if options.accumulate > 1 else loss).backward()
         if sync_each_step:
@@ -144,9 +145,9 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
         if targets.dim() == 1 and not targets.is_floating_point():
             correct += (logits.detach().argmax(1) == targets).sum()
             judged += len(targets)
-        elif logits.dim() == 3:  # one prediction per token
+        elif logits.dim() in (3, 4) and not targets.is_floating_point():  # per token [B, T, C] or pixel [B, C, H, W]
             real = targets != IGNORE_INDEX
-            correct += (logits.detach().argmax(-1)[real] == targets[real]).sum()
+            correct += (logits.detach().argmax(1 if logits.dim() == 4 else -1)[real] == targets[real]).sum()
             judged += real.sum()
         seen += len(targets)
         for callback in callbacks:
@@ -165,6 +166,10 @@ class Evaluation:
     def accuracy(self) -> float:
         return (self.logits.argmax(1) == self.targets).float().mean().item() if len(self.targets) else 0.0
 
+    def extra_metrics(self) -> dict[str, float]:
+        """Validation metrics beyond loss and accuracy, added to each epoch's row (none here)."""
+        return {}
+
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, options: StepOptions) -> Evaluation:
@@ -173,7 +178,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, options: Ste
     total, seen, all_logits, all_targets = torch.zeros((), device=options.device), 0, [], []
     for inputs, targets in loader:
         inputs, targets = to_device(inputs, options.device), targets.to(options.device)
-        with _autocast(options):
+        with autocast(options):
             logits = call_model(model, inputs)
             total += loss_fn(logits, targets).float() * len(targets)
         seen += len(targets)
@@ -193,7 +198,7 @@ def predict(model: nn.Module, inputs: Tensor, options: StepOptions, batch_size: 
     model.eval()
     outputs = []
     for batch in inputs.split(batch_size):
-        with _autocast(options):
+        with autocast(options):
             outputs.append(model(batch.to(options.device)).float().softmax(1).cpu())
     return torch.cat(outputs)
 
@@ -201,11 +206,13 @@ def predict(model: nn.Module, inputs: Tensor, options: StepOptions, batch_size: 
 def fit(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, scheduler: Any,
         train_loader: Any, val_loader: Any, options: StepOptions, state: FitState,
         callbacks: list[Callback], seed: int,
-        on_epoch_start: Callable[[int], None] | None = None) -> FitState:
+        on_epoch_start: Callable[[int], None] | None = None, evaluator: Callable = evaluate) -> FitState:
     """Train from `state.epoch` to `state.epochs`, evaluating on validation after each epoch.
 
     Each epoch reseeds every generator from `seed` and the epoch number, so an epoch's
     randomness does not depend on what ran before it: a resumed run repeats exactly.
+    `evaluator` is `evaluate` or a task's own with the same signature (segmentation counts
+    pixels instead of keeping every logit); its result's `extra_metrics()` join the row.
     """
     for callback in callbacks:
         callback.on_fit_start(state)
@@ -215,11 +222,11 @@ def fit(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, s
         if on_epoch_start is not None:
             on_epoch_start(state.epoch)
         row = train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler, options, state, callbacks)
-        val = evaluate(model, val_loader, loss_fn, options)
+        val = evaluator(model, val_loader, loss_fn, options)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(val.loss)
         state.epoch += 1
-        row = {"epoch": state.epoch, **row, "val_loss": val.loss, "val_acc": val.accuracy,
+        row = {"epoch": state.epoch, **row, "val_loss": val.loss, "val_acc": val.accuracy, **val.extra_metrics(),
                "lr": optimizer.param_groups[0]["lr"], "time": round(time.perf_counter() - started, 4)}
         state.history.append(row)
         for callback in callbacks:

@@ -22,8 +22,13 @@ PAD_ID = 0
 UNK_ID = 1
 
 
+#: How a message names what components of each modality are for.
+MODALITY_WORDS = {"image": "images", "sequence": "sequences", "segmentation": "segmentation"}
+
+
 def modality(component) -> str:
-    """`image` or `sequence`: what a backbone or head takes (image unless it says otherwise)."""
+    """`image`, `sequence` or `segmentation` (decoders): what a backbone or head is for (image
+    unless it says otherwise)."""
     return getattr(component, "modality", "image")
 
 
@@ -38,7 +43,9 @@ def require_modality(registry: "Registry", name: str, wanted: str, role: str) ->
         return
     fits = [n for n in registry.names() if not n.startswith(("timm/", "tv/")) and modality(registry.get(n)) == wanted]
     more = f", ... (see `tk list {registry.plural}`)" if len(fits) > 6 else ""
-    raise BadInputError(f"{role} '{name}' is for {found}s, not {wanted}s; choose one of: {', '.join(fits[:6])}{more}")
+    words = {m: MODALITY_WORDS.get(m, f"{m}s") for m in (found, wanted)}
+    raise BadInputError(f"{role} '{name}' is for {words[found]}, not {words[wanted]}; "
+                        f"choose one of: {', '.join(fits[:6])}{more}")
 
 
 class EncoderWithHead(nn.Module):

@@ -18,11 +18,30 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from taskkit import callbacks as cb
 from taskkit.checkpoints import load_state, load_weights, restore_rng_state
-from taskkit.engine import FitState, StepOptions, evaluate, fit
+from taskkit.engine import Evaluation, FitState, StepOptions, evaluate, fit
 from taskkit.errors import BadInputError
 from taskkit.metrics import classification_report
 from taskkit.optim import build_optimizer, build_scheduler, parameter_groups
 from taskkit.plots import plot_confusion_matrix, plot_curves, write_confusion_csv
+
+
+def classification_scores(result: Evaluation, classes: list[str]) -> dict[str, Any]:
+    """The classification report of an evaluation that kept every logit."""
+    return classification_report(result.logits, result.targets, classes)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How a task scores its model: the evaluation run on val and test, the test report built
+    from its result, and the validation metric (maximised) that picks the best epoch.
+
+    Classification keeps every logit and reports `classification_report`; segmentation
+    counts a pixel confusion matrix instead and picks the epoch of the best mean IoU.
+    """
+
+    evaluate: Callable[..., Any] = evaluate
+    report: Callable[[Any, list[str]], dict[str, Any]] = classification_scores
+    monitor: str = "val_acc"
 
 
 @dataclass
@@ -112,15 +131,17 @@ def make_loaders(train: Dataset, val: Dataset, test: Dataset, options: TrainOpti
     return train_loader, DataLoader(val, **common), DataLoader(test, **common)
 
 
-def train_classifier(model: torch.nn.Module, loss_fn: Callable, data: Any, options: TrainOptions,
-                     run_dir: Path, record: dict[str, Any], resume: bool = False,
-                     freezer: Any = None, loader_factory: Callable | None = None) -> dict[str, Any]:
+def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options: TrainOptions,
+                   run_dir: Path, record: dict[str, Any], resume: bool = False,
+                   freezer: Any = None, loader_factory: Callable | None = None,
+                   scoring: Scoring = Scoring()) -> dict[str, Any]:
     """Fit, test the best weights once, write the report; returns the test report.
 
     A `freezer` (`freezing.StageFreezer`) decides which parameters train and at what rate in
     each epoch; without one, everything trains at `options.lr`. `loader_factory(options,
     generator)` builds the train, val and test loaders where `make_loaders` does not fit
-    (text batches by length); the generator is reseeded each epoch either way.
+    (text batches by length); the generator is reseeded each epoch either way. `scoring`
+    says how validation and test are scored (classification metrics by default).
     """
     device = resolve_device(options.device)
     model.to(device)
@@ -150,10 +171,11 @@ def train_classifier(model: torch.nn.Module, loss_fn: Callable, data: Any, optio
 
     _settle_garbage_collector()
     fit(model, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device), state,
-        _callbacks(options, run_dir, model, optimizer, scheduler), seed=options.seed, on_epoch_start=on_epoch_start)
+        _callbacks(options, run_dir, model, optimizer, scheduler, scoring.monitor), seed=options.seed,
+        on_epoch_start=on_epoch_start, evaluator=scoring.evaluate)
     model.load_state_dict(load_weights(run_dir / "model.safetensors"))
-    test = evaluate(model, loaders[2], loss_fn, step_options(options, device))
-    report = classification_report(test.logits, test.targets, data.classes)
+    test = scoring.evaluate(model, loaders[2], loss_fn, step_options(options, device))
+    report = scoring.report(test, data.classes)
     report["loss"] = test.loss
     _write_results(run_dir, state, report, data.classes, record)
     return report
@@ -169,12 +191,14 @@ def _settle_garbage_collector() -> None:
     gc.freeze()
 
 
-def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler) -> list[cb.Callback]:
+def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler,
+               monitor: str) -> list[cb.Callback]:
     chosen: list[cb.Callback] = [] if options.quiet else [cb.ProgressBar()]
     chosen.append(cb.CSVLogger(run_dir / "metrics.csv"))
     if options.tensorboard:
         chosen.append(cb.TensorBoardLogger(run_dir / "tensorboard"))
-    chosen.append(cb.Checkpointer(run_dir, {"model": model, "optimizer": optimizer, "scheduler": scheduler}))
+    chosen.append(cb.Checkpointer(run_dir, {"model": model, "optimizer": optimizer, "scheduler": scheduler},
+                                  monitor=monitor))
     if options.patience:
         chosen.append(cb.EarlyStopping(options.patience))
     return chosen

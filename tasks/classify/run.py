@@ -10,14 +10,14 @@ import torch
 import typer
 
 from taskkit.backbone import BackboneWithHead
-from taskkit.checkpoints import load_weights
+from taskkit.checkpoints import load_run_weights
 from taskkit.config import read_config, write_config
 from taskkit.data import load_image_data, load_image_for_prediction
 from taskkit.errors import BadInputError, TrainingError
 from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.runs import claim_run_dir, versions, write_json
 from taskkit.sequence import require_modality
-from taskkit.training import TrainOptions, resolve_device, step_options, train_classifier
+from taskkit.training import Scoring, TrainOptions, resolve_device, step_options, train_and_test
 
 
 DEFAULT_LABEL_SMOOTHING = 0.1
@@ -108,7 +108,7 @@ def model_spec(options: dict[str, Any], data, backbone: str, backbone_options: d
 def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model: torch.nn.Module,
                  spec: dict[str, Any], data, train_options: TrainOptions, freezer: Any = None,
                  extra: dict[str, Any] | None = None, loader_factory: Any = None,
-                 loss_fn: torch.nn.Module | None = None) -> tuple[Path, dict[str, Any]]:
+                 loss_fn: torch.nn.Module | None = None, scoring: Scoring = Scoring()) -> tuple[Path, dict[str, Any]]:
     """Claim the run directory, write run.json, train and test the assembled model."""
     loss_fn = loss_fn or build_loss(options, data.train_targets(), len(data.classes))
     if data.skipped:
@@ -118,8 +118,8 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
               "skipped_files": data.skipped, **(extra or {}), "versions": versions()}
     write_json(run_dir / "run.json", record)
     try:
-        report = train_classifier(model, loss_fn, data, train_options, run_dir, record,
-                                  resume=resume is not None, freezer=freezer, loader_factory=loader_factory)
+        report = train_and_test(model, loss_fn, data, train_options, run_dir, record, resume=resume is not None,
+                                freezer=freezer, loader_factory=loader_factory, scoring=scoring)
     except TrainingError as exc:
         raise TrainingError(f"{exc}; {_last_good(run_dir)}") from None
     return run_dir, report
@@ -167,15 +167,7 @@ def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool) -> No
 
 
 def load_model(run_dir: Path, record: dict[str, Any]) -> BackboneWithHead:
-    model = build_model(record["model"])
-    weights = run_dir / "model.safetensors"
-    if not weights.is_file():
-        raise BadInputError(f"{run_dir} has no model.safetensors; it has not finished an epoch")
-    try:
-        model.load_state_dict(load_weights(weights))
-    except RuntimeError as exc:
-        raise BadInputError(f"{weights} does not fit the model in run.json ({str(exc).splitlines()[0]})") from None
-    return model
+    return load_run_weights(build_model(record["model"]), run_dir)
 
 
 def evaluation_split(run_dir: Path, data: str | None, split: str | None) -> tuple[dict[str, Any], str]:

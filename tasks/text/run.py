@@ -15,7 +15,7 @@ import torch
 import typer
 from torch.utils.data import DataLoader
 
-from taskkit.checkpoints import load_weights
+from taskkit.checkpoints import load_run_weights
 from taskkit.errors import BadInputError
 from taskkit.registries import BACKBONES, HEADS, LOSSES, TOKENIZERS
 from taskkit.runs import read_run
@@ -112,12 +112,7 @@ def evaluation_loader(dataset: TokenDataset, batch_size: int = 64, workers: int 
 
 
 def load_model(run_dir: Path, record: dict[str, Any]) -> EncoderWithHead:
-    model = build_model(record["model"])
-    weights = run_dir / "model.safetensors"
-    if not weights.is_file():
-        raise BadInputError(f"{run_dir} has no model.safetensors; it has not finished an epoch")
-    model.load_state_dict(load_weights(weights))
-    return model.eval()
+    return load_run_weights(build_model(record["model"]), run_dir)
 
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
