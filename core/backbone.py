@@ -116,3 +116,44 @@ class BackboneWithHead(nn.Module):
             if extra:
                 return WithAuxiliary(logits, extra)
         return logits
+
+
+class PooledMaps(list):
+    """A backbone's list of maps that also records where each stage's max-pooling took its values.
+
+    `indices[i]` and `sizes[i]` are stage i's pooling indices and the size of the map it pooled,
+    which is what max-unpooling needs to put each value back where it came from (SegNet). It
+    is still the list of maps, so classification heads and freezing read it unchanged.
+    """
+
+    def __init__(self, maps: list[Tensor], indices: list[Tensor], sizes: list[tuple[int, int]]):
+        super().__init__(maps)
+        self.indices, self.sizes = indices, sizes
+
+
+def spatial_stage_count(reductions: list[int], height: int, width: int) -> int:
+    """How many leading stages give feature maps a decoder can use at this input size.
+
+    A stage that pools to a vector (a VGG's or LeNet's dense layers) declares a reduction of
+    at least the image size; decoders stop before the first such stage.
+    """
+    count = 0
+    for reduction in reductions:
+        if reduction >= min(height, width):
+            break
+        count += 1
+    return count
+
+
+class BackboneWithDecoder(BackboneWithHead):
+    """A backbone and a decoder read as one dense model: per-pixel logits `[B, classes, H, W]`.
+
+    The decoder gets the backbone's maps and the input's height and width, so it can bring
+    its output back to exactly the input size whatever rounding the strides did.
+    """
+
+    def __init__(self, backbone: nn.Module, decoder: nn.Module):
+        super().__init__(backbone, decoder)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.backbone(x), tuple(x.shape[-2:]))

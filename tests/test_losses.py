@@ -98,3 +98,22 @@ def test_bce_mse_and_class_weights(batch):
         LOSSES.build("cross-entropy", weight=weights)(logits, target),
         F.cross_entropy(logits, target, weight=torch.tensor(weights)),
     )
+
+
+def test_dice_matches_a_hand_computed_case_and_leaves_ignored_pixels_out():
+    logits = torch.log(torch.tensor([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]])).T.reshape(1, 2, 1, 3)
+    target = torch.tensor([[[0, 1, 1]]])
+    # class 0: overlap 0.8, |P| 1.7, |Y| 1; class 1: overlap 0.7 + 0.4, |P| 1.3, |Y| 2
+    expected = 1 - ((2 * 0.8 + 1) / (2.7 + 1) + (2 * 1.1 + 1) / (3.3 + 1)) / 2
+    assert LOSSES.build("dice")(logits, target).item() == pytest.approx(expected, rel=1e-5)
+    ignored = torch.tensor([[[0, 1, -100]]])
+    first_two = LOSSES.build("dice")(logits[..., :2], target[..., :2])
+    assert LOSSES.build("dice")(logits, ignored).item() == pytest.approx(first_two.item(), rel=1e-5)
+
+
+def test_ce_plus_dice_is_their_sum_and_a_perfect_map_scores_near_zero():
+    logits, target = torch.randn(2, 3, 5, 5), torch.randint(0, 3, (2, 5, 5))
+    combined = LOSSES.build("ce+dice")(logits, target)
+    assert combined.item() == pytest.approx((F.cross_entropy(logits, target) + LOSSES.build("dice")(logits, target)).item())
+    perfect = F.one_hot(target, 3).movedim(-1, 1).float() * 30
+    assert LOSSES.build("ce+dice")(perfect, target).item() < 1e-6

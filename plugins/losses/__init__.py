@@ -1,4 +1,4 @@
-"""Built-in losses: cross-entropy, binary cross-entropy, MSE, label smoothing and focal loss.
+"""Built-in losses: cross-entropy, binary cross-entropy, MSE, label smoothing, focal, Dice and CE+Dice.
 
 The implementations live in `functions.py` and import torch; this plugin module imports them
 only when the losses registry is first read, so listing tasks stays fast.
@@ -17,3 +17,5 @@ def tk_register_losses(losses):
     losses.register("label-smoothing", aliases=("ls-ce",))(f.LabelSmoothingCrossEntropy)
     losses.register("focal")(f.FocalLoss)
     losses.register("binary-focal")(f.BinaryFocalLoss)
+    losses.register("dice")(f.DiceLoss)
+    losses.register("ce+dice", aliases=("cross-entropy+dice",))(f.CrossEntropyDice)

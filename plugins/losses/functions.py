@@ -114,6 +114,49 @@ class FocalLoss(nn.Module):
         return reduce(loss, valid_mask(logits, target, self.ignore_index), self.reduction)
 
 
+class DiceLoss(nn.Module):
+    """Soft Dice loss, 1 - mean over classes of 2|P∩Y| / (|P| + |Y|) on softmax probabilities.
+
+    Dice scores each class by its overlap whatever its size, so a small object counts as
+    much as the background that dwarfs it in pixel-wise cross-entropy (Milletari et al.,
+    2016). Sums run over the batch and every position; `smooth` keeps a class absent from
+    both prediction and truth at a score of 1 rather than 0/0.
+    """
+
+    def __init__(self, smooth: float = 1.0, ignore_index: int = -100):
+        super().__init__()
+        if smooth < 0:
+            raise ValueError(f"smooth must be >= 0, got {smooth}")
+        self.smooth, self.ignore_index = smooth, ignore_index
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        probs = F.softmax(logits, dim=1)
+        truth = class_probabilities(logits, target, self.ignore_index)
+        valid = valid_mask(logits, target, self.ignore_index).unsqueeze(1).to(probs.dtype)
+        dims = [0, *range(2, logits.dim())]
+        overlap = (probs * truth * valid).sum(dims)
+        total = (probs * valid).sum(dims) + (truth * valid).sum(dims)
+        return 1 - ((2 * overlap + self.smooth) / (total + self.smooth)).mean()
+
+
+class CrossEntropyDice(nn.Module):
+    """Cross-entropy plus `dice_weight` times the Dice loss, the usual pairing for segmentation.
+
+    Cross-entropy gives every pixel a steady gradient; Dice keeps small classes from being
+    outvoted. `weight` (class weights) goes to the cross-entropy term.
+    """
+
+    def __init__(self, weight: Sequence[float] | None = None, ignore_index: int = -100,
+                 dice_weight: float = 1.0, smooth: float = 1.0):
+        super().__init__()
+        self.cross_entropy = CrossEntropy(weight=weight, ignore_index=ignore_index)
+        self.dice = DiceLoss(smooth=smooth, ignore_index=ignore_index)
+        self.dice_weight = dice_weight
+
+    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
+        return self.cross_entropy(logits, target) + self.dice_weight * self.dice(logits, target)
+
+
 class BinaryFocalLoss(nn.Module):
     """Binary (sigmoid) focal loss for one logit per output, as in RetinaNet.
 
