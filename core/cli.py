@@ -8,6 +8,7 @@ Errors raised on purpose (`TaskkitError`) become one line on stderr and their ex
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import sys
@@ -121,9 +122,10 @@ def predict_command(
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Files (or, for text tasks, sentences) to predict.")] = None,
     from_file: Annotated[Optional[Path], typer.Option("--file", help="Also predict each line of this file (a path, or a text).")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", help="How many labels to show per input (default 3 for images, 1 for texts).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the files a prediction writes (segmentation masks and overlays; default RUN/predictions).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Predict with a trained run: the top labels and their probabilities for each input."""
+    """Predict with a trained run: the top labels and their probabilities, or masks, for each input."""
     record, task = _run_task(run)
     inputs = list(inputs or [])
     if from_file is not None:
@@ -134,7 +136,12 @@ def predict_command(
         raise BadInputError("nothing to predict: give inputs after the run directory, or --file with one per line")
     if top_k is not None and top_k < 1:
         raise BadInputError(f"--top-k must be at least 1, got {top_k}")
-    task.predict(run, record, inputs, top_k, as_json)
+    if out is None:
+        task.predict(run, record, inputs, top_k, as_json)
+    elif "out" in inspect.signature(task.predict).parameters:
+        task.predict(run, record, inputs, top_k, as_json, out=out)
+    else:
+        raise BadInputError(f"--out applies to tasks that write files (segment); a {record['task']} run prints its answers")
 
 
 @app.command("summary")

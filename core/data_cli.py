@@ -1,4 +1,4 @@
-"""`tk data`: inspect a dataset before training on it.
+"""`tk data`: inspect a dataset before training on it, or write a generated one to try a task on.
 
 Mounted by the main CLI with `app.add_typer(data_app, name="data")`. This module imports
 only typer at module level (the data layer pulls in torch, numpy and PIL inside the
@@ -8,11 +8,12 @@ command), so `tk --help` stays fast.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-data_app = typer.Typer(help="Inspect datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="Inspect datasets, or write an example one.", no_args_is_help=True)
 
 
 @data_app.command("check")
@@ -31,6 +32,20 @@ def check_command(
         typer.echo(json.dumps(report, indent=2))
         return
     _print_report(report)
+
+
+@data_app.command("shapes")
+def shapes_command(
+    out: Annotated[Path, typer.Argument(help="A new or empty folder to write images/, masks/ and classes.txt into.")],
+    count: Annotated[int, typer.Option("--count", help="How many images.")] = 300,
+    size: Annotated[int, typer.Option("--size", help="Side of each square image, in pixels.")] = 64,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same files.")] = 0,
+) -> None:
+    """Write a generated segmentation dataset: circles, squares and triangles on noisy backgrounds."""
+    from taskkit.segmentation.shapes import write_shapes
+
+    write_shapes(out, count=count, size=size, seed=seed)
+    typer.echo(f"wrote {count} images and masks to {out} (classes: background, circle, square, triangle)")
 
 
 def _print_report(report: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ DATA = "Data"
 RUN = "Run"
 FINETUNE = "Fine-tuning"
 TEXT = "Text"
+SEGMENTATION = "Segmentation"
 
 Data = Annotated[str, typer.Option("--data", help="Folder of class folders, CSV/JSONL manifest, or a named dataset (digits, mnist, fashion-mnist, cifar10, cifar100).", rich_help_panel=DATA)]
 DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Where named datasets live (default ./data).", rich_help_panel=DATA)]
@@ -69,6 +70,16 @@ TextHead = Annotated[str, typer.Option("--head", help="last, mean, max or attent
 TextBalance = Annotated[str, typer.Option("--balance", help="none or class-weights (weights in the loss).", rich_help_panel=DATA)]
 EncoderDropout = Annotated[float, typer.Option("--dropout", help="Dropout on the encoder's outputs, which the head classifies, and between stacked layers.", rich_help_panel=TEXT)]
 Bucket = Annotated[bool, typer.Option("--bucket/--no-bucket", help="Batch texts of similar length together.", rich_help_panel=TEXT)]
+
+SegData = Annotated[Optional[str], typer.Option("--data", help="Folder of images/ and masks/ with matching file stems (or train/, val/, test/ folders of them); masks are PNGs of class numbers.", rich_help_panel=DATA)]
+SegClasses = Annotated[Optional[str], typer.Option("--classes", help="Class names in mask-value order, comma-separated (default: the folder's classes.txt, else the numbers).", rich_help_panel=DATA)]
+IgnoreIndex = Annotated[Optional[int], typer.Option("--ignore-index", help="Mask value of unlabelled pixels, left out of the loss and metrics (e.g. 255).", rich_help_panel=DATA)]
+SegAugment = Annotated[str, typer.Option("--aug", help="Training augmentations, applied to image and mask alike: none or basic (flips, mild affine).", rich_help_panel=DATA)]
+SegImgSize = Annotated[Optional[int], typer.Option("--img-size", help="Resize images and masks to this square size (default: the images' own size).", rich_help_panel=DATA)]
+SegHead = Annotated[str, typer.Option("--head", help="Decoder: fcn, fcn16s, fcn32s, unet, segnet or psp; see `tk list heads`.", rich_help_panel=SEGMENTATION)]
+Upsample = Annotated[Optional[str], typer.Option("--upsample", help="How fcn, unet and psp upsample: nearest, bilinear, bicubic or transposed (default bilinear).", rich_help_panel=SEGMENTATION)]
+SegLoss = Annotated[str, typer.Option("--loss", help="ce+dice, cross-entropy, dice or focal; see `tk list losses`.", rich_help_panel=SEGMENTATION)]
+SegDropout = Annotated[float, typer.Option("--dropout", help="Dropout before the decoder's classifier.", rich_help_panel=SEGMENTATION)]
 
 Optimizer = Annotated[str, typer.Option("--optimizer", help="sgd, nesterov, adagrad, adadelta, rmsprop, adam or adamw.", rich_help_panel=TRAINING)]
 Lr = Annotated[float, typer.Option("--lr", help="Peak learning rate.", rich_help_panel=TRAINING)]

@@ -241,7 +241,8 @@ def model_for_summary(target: str, input_text: str | None, head: str | None,
         spec = record["model"]
         if isinstance(model, EncoderWithHead):
             return (model, *_sequence_input(input_text))
-        shape = parse_input_shape(input_text) if input_text else [spec["in_channels"], spec["img_size"], spec["img_size"]]
+        height, width = spec.get("input_size") or (spec["img_size"], spec["img_size"])
+        shape = parse_input_shape(input_text) if input_text else [spec["in_channels"], height, width]
         return model, shape, None
     if modality(BACKBONES.get(target)) == "sequence":
         from taskkit.catalog import CARD_VOCABULARY

@@ -1,0 +1,1 @@
+"""Semantic segmentation: image/mask data, pixel metrics and a generated shapes dataset."""
