@@ -137,3 +137,11 @@ def test_unet_upsample_modes_give_different_outputs_and_all_train():
     for i, first in enumerate(modes):
         for second in modes[i + 1:]:
             assert not torch.allclose(outputs[first], outputs[second], atol=1e-4), (first, second)
+
+
+def test_segnet_vgg16_keeps_torchvision_vgg16_bn_feature_names():
+    from torchvision.models import vgg16_bn
+
+    theirs = {k: v.shape for k, v in vgg16_bn(weights=None).state_dict().items() if k.startswith("features.")}
+    ours = {k: v.shape for k, v in BACKBONES.build("segnet_vgg16").state_dict().items()}
+    assert ours == theirs
