@@ -45,7 +45,7 @@ def main() -> None:
     if data.exists():
         shutil.rmtree(data)
     tk("data", "shapes", str(data), "--count", str(args.count))
-    print(f"| decoder | options | epochs | mean IoU | mean Dice | pixel accuracy | seconds |")
+    print("| decoder | options | epochs | mean IoU | mean Dice | pixel accuracy | seconds |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.configs:
         started = time.perf_counter()

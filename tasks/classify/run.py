@@ -153,7 +153,10 @@ def _last_good(run_dir: Path) -> str:
     return f"the last good checkpoint is {checkpoint}"
 
 
-def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool) -> None:
+def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool, table: Any = None,
+                     summary: Any = None) -> None:
+    """The test report as JSON, or as `table(report)` (the classification table by default) and
+    the line `summary(report)` gives, if any, then where the run is."""
     if as_json:
         typer.echo(json.dumps({"run": str(run_dir), "test": report}, indent=2))
         return
@@ -162,7 +165,9 @@ def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool) -> No
     from taskkit.metrics import report_table
 
     console = Console()
-    console.print(report_table(report))
+    console.print((table or report_table)(report))
+    if summary is not None:
+        console.print(summary(report), highlight=False)
     console.print(f"run saved to {run_dir}", highlight=False)
 
 

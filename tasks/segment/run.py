@@ -8,12 +8,10 @@ of per-class IoU, Dice and accuracy.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
-import typer
 
 from taskkit.backbone import BackboneWithDecoder, spatial_stage_count
 from taskkit.checkpoints import load_run_weights
@@ -23,7 +21,7 @@ from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.segmentation.data import load_segmentation_data
 from taskkit.segmentation.metrics import dense_evaluator, segmentation_report, segmentation_table, summary_line
 from taskkit.sequence import require_modality
-from taskkit.tasks.classify.run import evaluation_split, fit_and_test, parse_classes
+from taskkit.tasks.classify.run import evaluation_split, fit_and_test, parse_classes, report_and_print
 from taskkit.training import Scoring, TrainOptions, resolve_device, step_options
 
 
@@ -117,15 +115,7 @@ def load_model(run_dir: Path, record: dict[str, Any]) -> BackboneWithDecoder:
 
 
 def print_report(run_dir: Path, report: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps({"run": str(run_dir), "test": report}, indent=2))
-        return
-    from rich.console import Console
-
-    console = Console()
-    console.print(segmentation_table(report))
-    console.print(summary_line(report), highlight=False)
-    console.print(f"run saved to {run_dir}", highlight=False)
+    report_and_print(run_dir, report, as_json, table=segmentation_table, summary=summary_line)
 
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
