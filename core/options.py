@@ -26,6 +26,7 @@ ImgSize = Annotated[Optional[int], typer.Option("--img-size", help="Resize image
 Classes = Annotated[Optional[str], typer.Option("--classes", help="Use only these classes, comma-separated (e.g. 0,1,2,3,4).", rich_help_panel=DATA)]
 Strict = Annotated[bool, typer.Option("--strict", help="Fail on unreadable images instead of skipping them.", rich_help_panel=DATA)]
 Workers = Annotated[int, typer.Option("--workers", help="Data-loading worker processes.", rich_help_panel=DATA)]
+Augment = Annotated[str, typer.Option("--aug", help="Training augmentations: a preset (none, basic, strong) or names, e.g. hflip,rotate=15,color-jitter; see `tk list augmentations`.", rich_help_panel=DATA)]
 Balance = Annotated[str, typer.Option("--balance", help="none, oversample (weighted sampler) or class-weights (weights in the loss).", rich_help_panel=DATA)]
 
 Backbone = Annotated[str, typer.Option("--backbone", help="Backbone name; see `tk list backbones`.")]
@@ -74,7 +75,7 @@ Bucket = Annotated[bool, typer.Option("--bucket/--no-bucket", help="Batch texts 
 SegData = Annotated[Optional[str], typer.Option("--data", help="Folder of images/ and masks/ with matching file stems (or train/, val/, test/ folders of them); masks are PNGs of class numbers.", rich_help_panel=DATA)]
 SegClasses = Annotated[Optional[str], typer.Option("--classes", help="Class names in mask-value order, comma-separated (default: the folder's classes.txt, else the numbers).", rich_help_panel=DATA)]
 IgnoreIndex = Annotated[Optional[int], typer.Option("--ignore-index", help="Mask value of unlabelled pixels, left out of the loss and metrics (e.g. 255).", rich_help_panel=DATA)]
-SegAugment = Annotated[str, typer.Option("--aug", help="Training augmentations, applied to image and mask alike: none or basic (flips, mild affine).", rich_help_panel=DATA)]
+SegAugment = Annotated[str, typer.Option("--aug", help="Training augmentations, moving image and mask alike: a preset (none, basic, strong) or names, e.g. hflip,rotate=15; see `tk list augmentations`.", rich_help_panel=DATA)]
 SegImgSize = Annotated[Optional[int], typer.Option("--img-size", help="Resize images and masks to this square size (default: the images' own size).", rich_help_panel=DATA)]
 SegHead = Annotated[str, typer.Option("--head", help="Decoder: fcn, fcn16s, fcn32s, unet, segnet or psp; see `tk list heads`.", rich_help_panel=SEGMENTATION)]
 Upsample = Annotated[Optional[str], typer.Option("--upsample", help="How fcn, unet and psp upsample: nearest, bilinear, bicubic or transposed (default bilinear).", rich_help_panel=SEGMENTATION)]

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from conftest import one_line_error, tk_in_process
-from taskkit.segmentation.data import MaskedImages, augmentations, load_segmentation_data
+from taskkit.augment import build_augmenter
+from taskkit.segmentation.data import MaskedImages, load_segmentation_data
 from taskkit.segmentation.metrics import DenseEvaluation, segmentation_report
 from taskkit.segmentation.shapes import CLASSES, write_shapes
 from taskkit.tasks.segment.predict import class_colours
@@ -72,7 +73,7 @@ def test_basic_augmentation_moves_mask_with_image(tmp_path, shapes):
         Image.fromarray(np.repeat(mask[..., None] * 80, 3, axis=-1).astype(np.uint8)).save(data / "images" / path.name)
     pairs = [(str(data / "images" / p.name), str(p)) for p in sorted((data / "masks").iterdir())[:6]]
     plain = MaskedImages(pairs, 3, (32, 32), [0.0] * 3, [1.0] * 3)
-    augmented = MaskedImages(pairs, 3, (32, 32), [0.0] * 3, [1.0] * 3, augment=augmentations("basic", None))
+    augmented = MaskedImages(pairs, 3, (32, 32), [0.0] * 3, [1.0] * 3, augment=build_augmenter("basic", 3, (32, 32)))
     torch.manual_seed(0)
     moved = 0
     for index in range(len(pairs)):

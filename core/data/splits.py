@@ -48,13 +48,14 @@ def load_image_data(data: str, *, data_root: str | None = None, img_size: int | 
                     seed: int = 0, strict: bool = False, classes: list[str] | None = None,
                     in_channels: int | None = None, train_augment: Callable[..., Any] | None = None,
                     mean: list[float] | None = None, std: list[float] | None = None,
-                    keep_classes: list[str] | None = None) -> ImageData:
+                    keep_classes: list[str] | None = None, augment: str | None = None) -> ImageData:
     """Read `data` (a named dataset, folder or manifest) into stratified, normalised splits.
 
     `classes` (a trained run's classes) fixes the label order, and `mean`/`std` (a run's
     statistics) replace those of the train split, for evaluating a run on new data;
     `train_augment` (albumentations call convention) touches train items only;
-    `keep_classes` (`--classes`) leaves out the images of every other class.
+    `keep_classes` (`--classes`) leaves out the images of every other class; `augment` (an
+    `--aug` spec) builds `train_augment` once the channels and size are known.
     """
     _check_fractions(val_split, test_split)
     if in_channels not in (None, 1, 3):
@@ -65,7 +66,7 @@ def load_image_data(data: str, *, data_root: str | None = None, img_size: int | 
     if keep_classes:
         source = select_classes(source, keep_classes)
     opts = dict(img_size=img_size, min_img_size=min_img_size, val_split=val_split, test_split=test_split,
-                seed=seed, classes=classes, in_channels=in_channels, train_augment=train_augment,
+                seed=seed, classes=classes, in_channels=in_channels, train_augment=train_augment or augment,
                 stats=None if mean is None else (list(mean), list(std)))
     if isinstance(source, ArraySource):
         return _from_arrays(source, data, **opts)
@@ -94,6 +95,7 @@ def _from_arrays(source: ArraySource, data: str, *, img_size, min_img_size, val_
     parts = stratified_splits(labels, given, names, val_split, test_split, seed, every_class=True)
     channels = in_channels or source.channels
     size = max(img_size or source.size, min_img_size)
+    train_augment = _augmenter(train_augment, channels, size)
     images = img.to_channels(images, channels)
     sized = img.resize(images, size)
     train_idx = parts["train"]
@@ -127,6 +129,7 @@ def _from_files(source: FileSource, data: str, *, strict, img_size, min_img_size
     modes = [probed[i][1] for i in train_idx[:CHANNEL_SAMPLE]]
     channels = in_channels or (1 if modes and all(m in img.GRAY_MODES for m in modes) else 3)
     size = max(img_size or FILE_DEFAULT_SIZE, min_img_size)
+    train_augment = _augmenter(train_augment, channels, size)
     mean, std = _given_stats(stats, channels) or img.channel_stats(
         img.decode_resized([paths[i] for i in _sample(train_idx, seed)], channels, size))
     datasets = {
@@ -136,6 +139,15 @@ def _from_files(source: FileSource, data: str, *, strict, img_size, min_img_size
     }
     return ImageData(datasets["train"], datasets["val"], datasets["test"], names, channels, size, mean, std,
                      skipped, data)
+
+
+def _augmenter(augment: Any, channels: int, size: int) -> Any:
+    """A ready augmentation callable as it is; an `--aug` spec built for these images."""
+    if augment is None or callable(augment):
+        return augment
+    from taskkit.augment import build_augmenter
+
+    return build_augmenter(augment, channels, (size, size))
 
 
 def _flatten(source: FileSource) -> tuple[list[str], list[str], dict[str, np.ndarray]]:

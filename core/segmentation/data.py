@@ -1,9 +1,9 @@
 """Segmentation datasets: checked image/mask pairs, split, resized and augmented together.
 
-An image and its mask go through one albumentations pipeline, so a flip or a rotation moves
-both alike and the resize at its end is bilinear for the image and nearest-neighbour for
-the mask (a class number must never be averaged with its neighbour). Training, evaluation
-and prediction share the pipeline's resize; only training adds the augmentations.
+An image and its mask take the same augmentation draw (`taskkit.augment`), so a flip or a
+rotation moves both alike, then a resize that is bilinear for the image and nearest-neighbour
+for the mask (a class number must never be averaged with its neighbour). Training,
+evaluation and prediction share the resize; only training augments.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from taskkit.augment import build_augmenter
 from taskkit.data import images as img
 from taskkit.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
 from taskkit.segmentation.masks import CheckedPairs, check_pairs, check_values, class_names, find_pairs, read_mask
 
 STATS_SAMPLE = 200
-AUGMENT_PRESETS = ("none", "basic")
 SPLITS = ("train", "val", "test")
 
 
@@ -46,19 +46,6 @@ class SegmentationData:
         return []
 
 
-def augmentations(preset: str, ignore_value: int | None) -> list[Any]:
-    """The training augmentations of a preset: `none`, or `basic` (flips and a mild affine warp)."""
-    import albumentations as A
-
-    if preset not in AUGMENT_PRESETS:
-        raise BadInputError(f"--aug must be one of {', '.join(AUGMENT_PRESETS)}, got '{preset}'")
-    if preset == "none":
-        return []
-    fill = 0 if ignore_value is None else ignore_value
-    return [A.HorizontalFlip(p=0.5),
-            A.Affine(scale=(0.9, 1.1), translate_percent=(-0.05, 0.05), rotate=(-10, 10), fill_mask=fill, p=0.5)]
-
-
 class MaskedImages(torch.utils.data.Dataset):
     """Image/mask pairs decoded on access, so memory stays flat and workers can pickle it.
 
@@ -67,22 +54,22 @@ class MaskedImages(torch.utils.data.Dataset):
     """
 
     def __init__(self, pairs: list[tuple[str, str]], channels: int, size: tuple[int, int], mean: list[float],
-                 std: list[float], ignore_value: int | None = None, augment: list[Any] | None = None):
+                 std: list[float], ignore_value: int | None = None, augment: Any = None):
         import albumentations as A
 
         self.pairs, self.channels, self.size, self.ignore_value = list(pairs), channels, tuple(size), ignore_value
         self.mean, self.std = torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
-        self.augmenting = bool(augment)
-        self.pipeline = A.Compose([*(augment or []), A.Resize(*self.size)])
+        self.augment, self.resize = augment, A.Resize(*self.size)
 
     def __len__(self) -> int:
         return len(self.pairs)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image_path, mask_path = self.pairs[index]
-        if self.augmenting:  # drawn from torch's generator, which the engine seeds each epoch
-            self.pipeline.set_random_seed(int(torch.randint(2**31 - 1, ()).item()))
-        out = self.pipeline(image=img.decode(image_path, self.channels), mask=read_mask(mask_path))
+        out = {"image": img.decode(image_path, self.channels), "mask": read_mask(mask_path)}
+        if self.augment is not None:
+            out = self.augment(**out)
+        out = self.resize(**out)
         image = out["image"] if out["image"].ndim == 3 else out["image"][..., None]
         target = torch.from_numpy(out["mask"].astype(np.int64))
         if self.ignore_value is not None:
@@ -97,7 +84,8 @@ def load_segmentation_data(folder: str | Path, *, img_size: int | None = None, m
     """Pairs from `folder` (or its train/val/test subfolders), checked, split, sized and normalised.
 
     `run` (a trained run's model spec) fixes classes, channels, size and statistics, for
-    evaluating it; `whole` puts every pair in the test split (other labelled data).
+    evaluating it; `whole` puts every pair in the test split (other labelled data); `augment`
+    is an `--aug` spec for the train split.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -116,8 +104,8 @@ def load_segmentation_data(folder: str | Path, *, img_size: int | None = None, m
         raise BadInputError(f"images are {size[1]}x{size[0]} but the backbone needs at least {min_img_size} px; "
                             f"pass --img-size {min_img_size} or more")
     mean, std = (run["mean"], run["std"]) if run else _stats(split["train"], channels, size, seed)
-    datasets = {s: MaskedImages(p, channels, size, mean, std, ignore_value,
-                                augmentations(augment, ignore_value) if s == "train" else None)
+    augmenter = build_augmenter(augment, channels, size)
+    datasets = {s: MaskedImages(p, channels, size, mean, std, ignore_value, augmenter if s == "train" else None)
                 for s, p in split.items()}
     return SegmentationData(datasets["train"], datasets["val"], datasets["test"], list(names), channels, size,
                             mean, std, everything.skipped, str(folder))

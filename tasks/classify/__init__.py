@@ -16,7 +16,7 @@ from taskkit import options as o
 
 DEFAULTS: dict[str, Any] = {
     "data": "digits", "data_root": None, "val_split": 0.1, "test_split": 0.1, "img_size": None,
-    "strict": False, "workers": 0, "balance": "none", "classes": None,
+    "strict": False, "workers": 0, "balance": "none", "classes": None, "aug": "none",
     "backbone": "lenet", "small_input": None, "pretrained": False, "head": "linear", "loss": "cross-entropy", "dropout": 0.0, "label_smoothing": None,
     "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "momentum": 0.9, "scheduler": "warmup+cosine",
     "warmup_epochs": 1.0, "epochs": 15, "batch_size": 32, "clip_grad": 0.0, "accumulate": 1, "patience": 0,
@@ -38,7 +38,7 @@ class Classify:
         dropout: o.Dropout = DEFAULTS["dropout"], epochs: o.Epochs = DEFAULTS["epochs"],
         batch_size: o.BatchSize = DEFAULTS["batch_size"], img_size: o.ImgSize = DEFAULTS["img_size"],
         scheduler: o.Scheduler = DEFAULTS["scheduler"], warmup_epochs: o.WarmupEpochs = DEFAULTS["warmup_epochs"],
-        label_smoothing: o.LabelSmoothing = DEFAULTS["label_smoothing"], balance: o.Balance = DEFAULTS["balance"],
+        label_smoothing: o.LabelSmoothing = DEFAULTS["label_smoothing"], balance: o.Balance = DEFAULTS["balance"], aug: o.Augment = DEFAULTS["aug"],
         clip_grad: o.ClipGrad = DEFAULTS["clip_grad"], accumulate: o.Accumulate = DEFAULTS["accumulate"],
         patience: o.Patience = DEFAULTS["patience"], seed: o.Seed = DEFAULTS["seed"],
         device: o.Device = DEFAULTS["device"], amp: o.Amp = DEFAULTS["amp"],

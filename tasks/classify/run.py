@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import typer
 
+from taskkit.augment import parse_spec
 from taskkit.backbone import BackboneWithHead
 from taskkit.checkpoints import load_run_weights
 from taskkit.config import read_config, write_config
@@ -66,6 +67,7 @@ def train(task: str, options: dict[str, Any], resume: Path | None) -> tuple[Path
     require_modality(BACKBONES, options["backbone"], "image", "backbone")
     require_modality(HEADS, options["head"], "image", "head")
     LOSSES.entry(options["loss"])
+    parse_spec(options.get("aug"))
     data = load_data(options, options["img_size"], getattr(backbone_class, "min_img_size", 1))
     backbone_options = {} if options["small_input"] is None else {"small_input": options["small_input"]}
     if options["pretrained"]:
@@ -82,7 +84,7 @@ def load_data(options: dict[str, Any], img_size: int | None, min_img_size: int):
     return load_image_data(
         options["data"], data_root=options["data_root"], img_size=img_size, min_img_size=min_img_size,
         val_split=options["val_split"], test_split=options["test_split"], seed=options["seed"],
-        strict=options["strict"], keep_classes=parse_classes(options.get("classes")),
+        strict=options["strict"], keep_classes=parse_classes(options.get("classes")), augment=options.get("aug"),
     )
 
 

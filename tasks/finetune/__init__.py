@@ -42,7 +42,7 @@ class Finetune(Classify):
         dropout: o.Dropout = DEFAULTS["dropout"], epochs: o.Epochs = DEFAULTS["epochs"],
         batch_size: o.BatchSize = DEFAULTS["batch_size"], img_size: o.ImgSize = None,
         scheduler: o.Scheduler = DEFAULTS["scheduler"], warmup_epochs: o.WarmupEpochs = DEFAULTS["warmup_epochs"],
-        label_smoothing: o.LabelSmoothing = None, balance: o.Balance = DEFAULTS["balance"],
+        label_smoothing: o.LabelSmoothing = None, balance: o.Balance = DEFAULTS["balance"], aug: o.Augment = DEFAULTS["aug"],
         clip_grad: o.ClipGrad = DEFAULTS["clip_grad"], accumulate: o.Accumulate = DEFAULTS["accumulate"],
         patience: o.Patience = DEFAULTS["patience"], seed: o.Seed = DEFAULTS["seed"],
         device: o.Device = DEFAULTS["device"], amp: o.Amp = DEFAULTS["amp"],
