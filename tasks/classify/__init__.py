@@ -13,6 +13,7 @@ import typer
 
 from taskkit import hookimpl
 from taskkit import options as o
+from taskkit.task import RunModuleTask
 
 DEFAULTS: dict[str, Any] = {
     "data": "digits", "data_root": None, "val_split": 0.1, "test_split": 0.1, "img_size": None,
@@ -24,8 +25,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class Classify:
+class Classify(RunModuleTask):
     """Train an image classifier from scratch and report test metrics."""
+
+    run_module = "taskkit.tasks.classify.run"
 
     @staticmethod
     def command(
@@ -56,18 +59,6 @@ class Classify:
         options, _ = command_options(ctx, DEFAULTS)
         run_dir, report = train("classify", options, resume=ctx.params["resume"])
         report_and_print(run_dir, report, as_json=json)
-
-    @staticmethod
-    def evaluate(run_dir: Path, record: dict, data: str | None, split: str | None, as_json: bool) -> None:
-        from taskkit.tasks.classify.run import evaluate_run
-
-        evaluate_run(run_dir, record, data, split, as_json)
-
-    @staticmethod
-    def load_model(run_dir: Path, record: dict):
-        from taskkit.tasks.classify.run import load_model
-
-        return load_model(run_dir, record)
 
     @staticmethod
     def predict(run_dir: Path, record: dict, files: list[str], top_k: int | None, as_json: bool) -> None:

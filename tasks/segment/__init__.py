@@ -12,6 +12,7 @@ import typer
 
 from taskkit import hookimpl
 from taskkit import options as o
+from taskkit.task import RunModuleTask
 
 DEFAULTS: dict[str, Any] = {
     "data": None, "val_split": 0.1, "test_split": 0.1, "img_size": None, "strict": False, "workers": 0,
@@ -24,8 +25,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class Segment:
+class Segment(RunModuleTask):
     """Train a semantic segmentation model and report per-class IoU and Dice."""
+
+    run_module = "taskkit.tasks.segment.run"
 
     @staticmethod
     def command(
@@ -54,18 +57,6 @@ class Segment:
         options, explicit = command_options(ctx, DEFAULTS)
         run_dir, report = train(options, explicit, resume=ctx.params["resume"])
         print_report(run_dir, report, as_json=json)
-
-    @staticmethod
-    def evaluate(run_dir: Path, record: dict, data: str | None, split: str | None, as_json: bool) -> None:
-        from taskkit.tasks.segment.run import evaluate_run
-
-        evaluate_run(run_dir, record, data, split, as_json)
-
-    @staticmethod
-    def load_model(run_dir: Path, record: dict):
-        from taskkit.tasks.segment.run import load_model
-
-        return load_model(run_dir, record)
 
     @staticmethod
     def predict(run_dir: Path, record: dict, files: list[str], top_k: int | None, as_json: bool,

@@ -12,6 +12,7 @@ import typer
 
 from taskkit import hookimpl
 from taskkit import options as o
+from taskkit.task import RunModuleTask
 
 DEFAULTS: dict[str, Any] = {
     "data": None, "train": None, "val": None, "test": None, "encoding": "utf-8", "strict": False,
@@ -24,8 +25,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class Tag:
+class Tag(RunModuleTask):
     """Tag every token (named entities, parts of speech) and report token and entity scores."""
+
+    run_module = "taskkit.tasks.tag.run"
 
     @staticmethod
     def command(
@@ -57,18 +60,6 @@ class Tag:
         options, explicit = command_options(ctx, DEFAULTS)
         run_dir, report = train_tagger(options, explicit, resume=ctx.params["resume"])
         report_and_print(run_dir, report, as_json=json)
-
-    @staticmethod
-    def evaluate(run_dir: Path, record: dict, data: str | None, split: str | None, as_json: bool) -> None:
-        from taskkit.tasks.tag.run import evaluate_run
-
-        evaluate_run(run_dir, record, data, split, as_json)
-
-    @staticmethod
-    def load_model(run_dir: Path, record: dict):
-        from taskkit.tasks.text.run import load_model
-
-        return load_model(run_dir, record)
 
     @staticmethod
     def predict(run_dir: Path, record: dict, sentences: list[str], top_k: int | None, as_json: bool) -> None:

@@ -12,6 +12,7 @@ import typer
 
 from taskkit import hookimpl
 from taskkit import options as o
+from taskkit.task import RunModuleTask
 
 DEFAULTS: dict[str, Any] = {
     "data": None, "train": None, "val": None, "test": None, "text_col": "text", "label_col": "label",
@@ -27,8 +28,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-class Text:
+class Text(RunModuleTask):
     """Train a text classifier (sentiment, topics) and report test metrics."""
+
+    run_module = "taskkit.tasks.text.run"
 
     @staticmethod
     def command(
@@ -64,18 +67,6 @@ class Text:
         options, explicit = command_options(ctx, DEFAULTS)
         run_dir, report = train_text(options, explicit, resume=ctx.params["resume"])
         report_and_print(run_dir, report, as_json=json)
-
-    @staticmethod
-    def evaluate(run_dir: Path, record: dict, data: str | None, split: str | None, as_json: bool) -> None:
-        from taskkit.tasks.text.run import evaluate_run
-
-        evaluate_run(run_dir, record, data, split, as_json)
-
-    @staticmethod
-    def load_model(run_dir: Path, record: dict):
-        from taskkit.tasks.text.run import load_model
-
-        return load_model(run_dir, record)
 
     @staticmethod
     def predict(run_dir: Path, record: dict, texts: list[str], top_k: int | None, as_json: bool) -> None:
