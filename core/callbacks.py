@@ -107,12 +107,17 @@ class TensorBoardLogger(Callback):
 
 
 class Checkpointer(Callback):
-    """Best weights (chosen on a validation metric) and the last resumable state, each epoch."""
+    """Best weights (chosen on a validation metric) and the last resumable state, each epoch.
+
+    The best weights are those of `weights` where given (the weight average, which is what
+    validation scored), else of `objects["model"]`; every object's state goes into last.ckpt.
+    """
 
     def __init__(self, run_dir: Path, objects: dict[str, Any], monitor: str = "val_acc", mode: str = "max",
-                 extra: Callable[[], dict[str, Any]] | None = None) -> None:
+                 extra: Callable[[], dict[str, Any]] | None = None, weights: Any = None) -> None:
         self.run_dir, self.objects, self.monitor, self.mode = run_dir, objects, monitor, mode
         self.extra = extra or dict
+        self.weights = weights if weights is not None else objects["model"]
 
     def improved(self, value: float, best: float | None) -> bool:
         return best is None or (value > best if self.mode == "max" else value < best)
@@ -121,7 +126,7 @@ class Checkpointer(Callback):
         value = row[self.monitor]
         if self.improved(value, state.best_value):
             state.best_value, state.best_epoch = value, state.epoch
-            save_weights(self.objects["model"].state_dict(), self.run_dir / "model.safetensors")
+            save_weights(self.weights.state_dict(), self.run_dir / "model.safetensors")
         save_state(self.state_dict(state), self.run_dir / "last.ckpt")
 
     def state_dict(self, state: FitState) -> dict[str, Any]:

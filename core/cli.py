@@ -21,6 +21,7 @@ from taskkit import __version__, catalog
 from taskkit.data_cli import data_app
 from taskkit.errors import BadInputError, TaskkitError
 from taskkit.plugin_manager import get_manager
+from taskkit.recipe_cli import add_recipe_commands
 from taskkit.registries import TASKS
 
 log = logging.getLogger("taskkit")
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+TtaOption = Annotated[Optional[str], typer.Option("--tta", help="Test-time augmentation: average over flips, e.g. hflip or hflip,vflip (image tasks).")]
 
 
 def _show_version(value: bool) -> None:
@@ -109,11 +111,16 @@ def eval_command(
     run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify.")],
     data: Annotated[Optional[str], typer.Option("--data", help="Other labelled data to evaluate on (all of it).")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="train, val, test or all (default: test).")] = None,
+    tta: TtaOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate a trained run on a split of its data, or on other labelled data."""
+    from taskkit.drive import Drive, Fold, driving
+
     record, task = _run_task(run)
-    task.evaluate(run, record, data, split, as_json)
+    fold = record.get("fold") if data is None else None  # a `tk cv` fold splits its data its own way
+    with driving(Drive(fold=Fold(fold["index"] - 1, fold["folds"]) if fold else None)):
+        task.evaluate(run, record, data, split, as_json, **_tta_option(task, record, tta))
 
 
 @app.command("predict")
@@ -123,6 +130,7 @@ def predict_command(
     from_file: Annotated[Optional[Path], typer.Option("--file", help="Also predict each line of this file (a path, or a text).")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", help="How many labels to show per input (default 3 for images, 1 for texts).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Folder for the files a prediction writes (segmentation masks and overlays; default RUN/predictions).")] = None,
+    tta: TtaOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Predict with a trained run: the top labels and their probabilities, or masks, for each input."""
@@ -136,12 +144,24 @@ def predict_command(
         raise BadInputError("nothing to predict: give inputs after the run directory, or --file with one per line")
     if top_k is not None and top_k < 1:
         raise BadInputError(f"--top-k must be at least 1, got {top_k}")
-    if out is None:
-        task.predict(run, record, inputs, top_k, as_json)
-    elif "out" in inspect.signature(task.predict).parameters:
-        task.predict(run, record, inputs, top_k, as_json, out=out)
-    else:
-        raise BadInputError(f"--out applies to tasks that write files (segment); a {record['task']} run prints its answers")
+    extra = _tta_option(task, record, tta)
+    if out is not None:
+        if "out" not in inspect.signature(task.predict).parameters:
+            raise BadInputError(f"--out applies to tasks that write files (segment); a {record['task']} run prints its answers")
+        extra["out"] = out
+    task.predict(run, record, inputs, top_k, as_json, **extra)
+
+
+def _tta_option(task: Any, record: dict[str, Any], tta: str | None) -> dict[str, Any]:
+    """`{"tta": spec}` for a task that averages over flips, {} without --tta; refused elsewhere."""
+    if tta is None:
+        return {}
+    if not getattr(task, "test_time_augmentation", False):
+        raise BadInputError(f"--tta flips images; a {record['task']} run does not read images")
+    from taskkit.tta import parse_tta
+
+    parse_tta(tta)
+    return {"tta": tta}
 
 
 @app.command("summary")
@@ -239,6 +259,7 @@ def build_app() -> typer.Typer:
     if not _built:
         _built = True
         app.add_typer(data_app, name="data")
+        add_recipe_commands(app)
         _mount_tasks(app)
         get_manager().call_each("tk_add_commands", app=app)
     return app

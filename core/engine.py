@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from taskkit.backbone import WithAuxiliary
 from taskkit.errors import TrainingError
+from taskkit.regularize import Regularizer
 
 
 #: The target of positions that carry no label (padding in sequence labelling).
@@ -35,6 +36,7 @@ class StepOptions:
     accumulate: int = 1  # batches per optimizer step
     clip_grad: float | None = None  # max gradient norm
     check_every: int = 1  # steps between finiteness checks (each is a device sync)
+    regularizer: Regularizer | None = None  # mixing, penalty and weight average (taskkit.regularize); None: none
 
 
 @dataclass
@@ -101,10 +103,27 @@ def _check_finite(loss_flags: Tensor, epoch: int, step: int) -> None:
         )
 
 
+def _hits(logits: Tensor, targets: Tensor) -> tuple[Tensor | int, Tensor | int]:
+    """Right predictions and how many were judged: per sample, per token [B, T, C] or pixel
+    [B, C, H, W] (padding left out), or against the dominant label of per-class probabilities
+    (mixup, cutmix); none for other float targets."""
+    if targets.is_floating_point():
+        if logits.dim() == 2 and targets.shape == logits.shape:
+            return (logits.argmax(1) == targets.argmax(1)).sum(), len(targets)
+        return 0, 0
+    if targets.dim() == 1:
+        return (logits.argmax(1) == targets).sum(), len(targets)
+    if logits.dim() in (3, 4):
+        real = targets != IGNORE_INDEX
+        return (logits.argmax(1 if logits.dim() == 4 else -1)[real] == targets[real]).sum(), real.sum()
+    return 0, 0
+
+
 def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
                     scheduler: Any, options: StepOptions, state: FitState,
                     callbacks: list[Callback] = ()) -> dict[str, float]:
-    """One pass over `loader`; returns mean loss and, for class-index targets, accuracy.
+    """One pass over `loader`; returns mean loss (with any penalty) and accuracy where targets
+    are labels (for mixed, soft targets: against the dominant label).
 
     On the CPU each step's loss is read at once (free there) to check it is finite; on an
     accelerator a flag stays on the device and is read every `check_every` steps, so the
@@ -112,6 +131,7 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
     """
     model.train()
     device, per_step_scheduler = options.device, not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    regularizer = options.regularizer
     sync_each_step = options.check_every == 1
     total_loss = 0.0 if sync_each_step else torch.zeros((), device=device)
     bad = torch.zeros((), device=device, dtype=torch.bool)
@@ -121,8 +141,12 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
     optimizer.zero_grad(set_to_none=True)
     for step, (inputs, targets) in enumerate(loader, start=1):
         inputs, targets = to_device(inputs, device), targets.to(device, non_blocking=True)
+        if regularizer is not None:
+            inputs, targets = regularizer.mix(inputs, targets)
         with autocast(options):
             logits, loss = model_loss(call_model(model, inputs), targets, loss_fn)
+        if regularizer is not None:
+            loss = regularizer.add_penalty(loss)
         (loss / options.accumulate if options.accumulate > 1 else loss).backward()
         if sync_each_step:
             value = loss.item()
@@ -138,17 +162,15 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
             if options.clip_grad:
                 nn.utils.clip_grad_norm_(model.parameters(), options.clip_grad)
             optimizer.step()
+            if regularizer is not None:
+                regularizer.after_step()
             optimizer.zero_grad(set_to_none=True)
             state.global_step += 1
             if per_step_scheduler and scheduler is not None:
                 scheduler.step()
-        if targets.dim() == 1 and not targets.is_floating_point():
-            correct += (logits.detach().argmax(1) == targets).sum()
-            judged += len(targets)
-        elif logits.dim() in (3, 4) and not targets.is_floating_point():  # per token [B, T, C] or pixel [B, C, H, W]
-            real = targets != IGNORE_INDEX
-            correct += (logits.detach().argmax(1 if logits.dim() == 4 else -1)[real] == targets[real]).sum()
-            judged += real.sum()
+        hits, judged_now = _hits(logits.detach(), targets)
+        correct += hits
+        judged += judged_now
         seen += len(targets)
         for callback in callbacks:
             callback.on_step(state, step, steps)
@@ -206,13 +228,15 @@ def predict(model: nn.Module, inputs: Tensor, options: StepOptions, batch_size: 
 def fit(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, scheduler: Any,
         train_loader: Any, val_loader: Any, options: StepOptions, state: FitState,
         callbacks: list[Callback], seed: int,
-        on_epoch_start: Callable[[int], None] | None = None, evaluator: Callable = evaluate) -> FitState:
+        on_epoch_start: Callable[[int], None] | None = None, evaluator: Callable = evaluate,
+        scored: nn.Module | None = None) -> FitState:
     """Train from `state.epoch` to `state.epochs`, evaluating on validation after each epoch.
 
     Each epoch reseeds every generator from `seed` and the epoch number, so an epoch's
     randomness does not depend on what ran before it: a resumed run repeats exactly.
     `evaluator` is `evaluate` or a task's own with the same signature (segmentation counts
     pixels instead of keeping every logit); its result's `extra_metrics()` join the row.
+    `scored` is the model validation scores when it is not `model` (the weight average).
     """
     for callback in callbacks:
         callback.on_fit_start(state)
@@ -222,7 +246,7 @@ def fit(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, s
         if on_epoch_start is not None:
             on_epoch_start(state.epoch)
         row = train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler, options, state, callbacks)
-        val = evaluator(model, val_loader, loss_fn, options)
+        val = evaluator(model if scored is None else scored, val_loader, loss_fn, options)
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(val.loss)
         state.epoch += 1

@@ -27,6 +27,8 @@ Classes = Annotated[Optional[str], typer.Option("--classes", help="Use only thes
 Strict = Annotated[bool, typer.Option("--strict", help="Fail on unreadable images instead of skipping them.", rich_help_panel=DATA)]
 Workers = Annotated[int, typer.Option("--workers", help="Data-loading worker processes.", rich_help_panel=DATA)]
 Augment = Annotated[str, typer.Option("--aug", help="Training augmentations: a preset (none, basic, strong) or names, e.g. hflip,rotate=15,color-jitter; see `tk list augmentations`.", rich_help_panel=DATA)]
+Split = Annotated[str, typer.Option("--split", help="random (stratified), or time: the latest rows are the test set and those just before them validation (needs --time-col).", rich_help_panel=DATA)]
+TimeCol = Annotated[Optional[str], typer.Option("--time-col", help="The column that orders rows in time (numbers or ISO dates), for --split time; images need a .csv/.jsonl manifest.", rich_help_panel=DATA)]
 Balance = Annotated[str, typer.Option("--balance", help="none, oversample (weighted sampler) or class-weights (weights in the loss).", rich_help_panel=DATA)]
 
 Backbone = Annotated[str, typer.Option("--backbone", help="Backbone name; see `tk list backbones`.")]
@@ -96,6 +98,10 @@ Patience = Annotated[int, typer.Option("--patience", help="Stop after this many 
 Seed = Annotated[int, typer.Option("--seed", help="Random seed; CPU runs with the same seed are identical.", rich_help_panel=TRAINING)]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.", rich_help_panel=TRAINING)]
 Amp = Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision where the device supports it.", rich_help_panel=TRAINING)]
+Mixup = Annotated[float, typer.Option("--mixup", metavar="ALPHA", help="Blend each training image with another of its batch, weight ~ Beta(ALPHA, ALPHA), and their labels alike (0: off; 0.2 is typical).", rich_help_panel=TRAINING)]
+CutMix = Annotated[float, typer.Option("--cutmix", metavar="ALPHA", help="Paste a box of another image of the batch into each training image, size ~ Beta(ALPHA, ALPHA), labels mixed by area (0: off; 1.0 is typical); with --mixup each batch takes one of the two.", rich_help_panel=TRAINING)]
+L1 = Annotated[float, typer.Option("--l1", metavar="LAMBDA", help="Add LAMBDA times the sum of |w| of the weights to the training loss (never norm or bias parameters; 0: off).", rich_help_panel=TRAINING)]
+Ema = Annotated[float, typer.Option("--ema", metavar="DECAY", help="Keep a moving average of the weights, decaying by DECAY each step, and validate, save and test it (0: off; 0.999 is typical).", rich_help_panel=TRAINING)]
 
 Out = Annotated[Path, typer.Option("--out", help="Folder that holds run directories.", rich_help_panel=RUN)]
 Name = Annotated[Optional[str], typer.Option("--name", help="Run name (default: the task's name); a taken name gets -2, -3...", rich_help_panel=RUN)]

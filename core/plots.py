@@ -60,3 +60,22 @@ def write_confusion_csv(matrix: list[list[int]], classes: list[str], path: Path)
     lines = ["true\\predicted," + ",".join(classes)]
     lines += [f"{name}," + ",".join(str(c) for c in row) for name, row in zip(classes, matrix)]
     atomic_write(path, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+
+
+def plot_lr_sweep(rates: list[float], losses: list[float], smoothed: list[float], suggested: float | None,
+                  path: Path) -> None:
+    """Loss against learning rate on a log axis, the smoothed curve over the raw one, and the suggestion."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(rates, losses, color="tab:blue", alpha=0.25, label="loss per step")
+    ax.plot(rates, smoothed, color="tab:blue", label="smoothed")
+    if suggested is not None:
+        ax.axvline(suggested, color="tab:red", linestyle="--", label=f"suggested {suggested:.2e}")
+    top = min(max(smoothed), 3 * smoothed[0]) if smoothed else 1.0
+    ax.set(xscale="log", xlabel="learning rate", ylabel="training loss", title="learning-rate sweep",
+           ylim=(min(smoothed or [0.0]) * 0.9, top * 1.05))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)

@@ -17,10 +17,13 @@ class RunModuleTask:
     """`evaluate` and `load_model` from the module named `run_module`, imported when called."""
 
     run_module: str
+    #: Whether `evaluate` and `predict` take `tta` (`--tta hflip`): image tasks do.
+    test_time_augmentation: bool = False
 
     @classmethod
-    def evaluate(cls, run_dir: Path, record: dict, data: str | None, split: str | None, as_json: bool) -> None:
-        importlib.import_module(cls.run_module).evaluate_run(run_dir, record, data, split, as_json)
+    def evaluate(cls, run_dir: Path, record: dict, data: str | None, split: str | None, as_json: bool,
+                 **options: Any) -> None:
+        importlib.import_module(cls.run_module).evaluate_run(run_dir, record, data, split, as_json, **options)
 
     @classmethod
     def load_model(cls, run_dir: Path, record: dict) -> Any:

@@ -17,12 +17,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from taskkit import callbacks as cb
+from taskkit import drive
 from taskkit.checkpoints import load_state, load_weights, restore_rng_state
 from taskkit.engine import Evaluation, FitState, StepOptions, evaluate, fit
 from taskkit.errors import BadInputError
 from taskkit.metrics import classification_report
 from taskkit.optim import build_optimizer, build_scheduler, parameter_groups
 from taskkit.plots import plot_confusion_matrix, plot_curves, write_confusion_csv
+from taskkit.regularize import Regularizer, WeightAverage, build_regularizer
 
 
 def classification_scores(result: Evaluation, classes: list[str]) -> dict[str, Any]:
@@ -42,6 +44,19 @@ class Scoring:
     evaluate: Callable[..., Any] = evaluate
     report: Callable[[Any, list[str]], dict[str, Any]] = classification_scores
     monitor: str = "val_acc"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A run assembled and ready to fit, as a `drive.Drive.probe` receives it (lr-find sweeps it)."""
+
+    model: torch.nn.Module
+    loss_fn: Callable
+    optimizer: torch.optim.Optimizer
+    train_loader: DataLoader
+    step: StepOptions
+    run_dir: Path
+    options: "TrainOptions"
 
 
 @dataclass
@@ -66,6 +81,10 @@ class TrainOptions:
     workers: int = 0
     tensorboard: bool = False
     quiet: bool = False
+    mixup: float = 0.0  # Beta alpha; 0: off
+    cutmix: float = 0.0
+    l1: float = 0.0
+    ema: float = 0.0  # decay of the weight average; 0: off
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "TrainOptions":
@@ -78,11 +97,14 @@ class TrainOptions:
         for name, value in positive.items():
             if not value > 0:
                 raise BadInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
-        for name in ("weight_decay", "clip_grad", "patience", "workers", "warmup_epochs", "momentum"):
+        for name in ("weight_decay", "clip_grad", "patience", "workers", "warmup_epochs", "momentum", "mixup",
+                     "cutmix", "l1"):
             if getattr(self, name) < 0:
                 raise BadInputError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
         if self.balance not in ("none", "oversample", "class-weights"):
             raise BadInputError(f"--balance must be none, oversample or class-weights, got '{self.balance}'")
+        if not 0 <= self.ema < 1:
+            raise BadInputError(f"--ema must be in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise BadInputError("--tensorboard needs TensorBoard: pip install 'taskkit[tensorboard]'")
 
@@ -100,13 +122,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def step_options(options: TrainOptions, device: torch.device) -> StepOptions:
-    """Mixed precision where the device supports it: bfloat16 or float16 on CUDA, none on CPU."""
+def step_options(options: TrainOptions, device: torch.device, regularizer: Regularizer | None = None) -> StepOptions:
+    """Mixed precision where the device supports it: bfloat16 or float16 on CUDA, none on CPU.
+
+    `regularizer` is for training steps only; evaluation never mixes.
+    """
     amp_dtype = None
     if options.amp and device.type == "cuda":
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return StepOptions(device=device, amp_dtype=amp_dtype, accumulate=options.accumulate,
-                       clip_grad=options.clip_grad or None, check_every=1 if device.type == "cpu" else 50)
+                       clip_grad=options.clip_grad or None, check_every=1 if device.type == "cpu" else 50,
+                       regularizer=regularizer)
 
 
 def class_weights(targets: list[int], num_classes: int) -> list[float]:
@@ -163,6 +189,12 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
                                 warmup_epochs=options.warmup_epochs)
     if saved is not None:
         _restore(saved, model, optimizer, scheduler)
+    driven = drive.current()
+    if driven is not None and driven.probe is not None:
+        setup = Setup(model, loss_fn, optimizer, loaders[0], step_options(options, device), run_dir, options)
+        raise drive.ProbeFinished(driven.probe(setup))
+    regularizer = build_regularizer(options, model, len(data.classes), saved)
+    average = regularizer.average if regularizer is not None else None
 
     def on_epoch_start(epoch: int) -> None:
         generator.manual_seed(options.seed * 1000 + epoch)
@@ -170,9 +202,9 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
             freezer.on_epoch_start(epoch, optimizer, scheduler)
 
     _settle_garbage_collector()
-    fit(model, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device), state,
-        _callbacks(options, run_dir, model, optimizer, scheduler, scoring.monitor), seed=options.seed,
-        on_epoch_start=on_epoch_start, evaluator=scoring.evaluate)
+    fit(model, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device, regularizer),
+        state, _callbacks(options, run_dir, model, optimizer, scheduler, scoring.monitor, average), seed=options.seed,
+        on_epoch_start=on_epoch_start, evaluator=scoring.evaluate, scored=average and average.module)
     model.load_state_dict(load_weights(run_dir / "model.safetensors"))
     test = scoring.evaluate(model, loaders[2], loss_fn, step_options(options, device))
     report = scoring.report(test, data.classes)
@@ -192,15 +224,18 @@ def _settle_garbage_collector() -> None:
 
 
 def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler,
-               monitor: str) -> list[cb.Callback]:
+               monitor: str, average: WeightAverage | None = None) -> list[cb.Callback]:
     chosen: list[cb.Callback] = [] if options.quiet else [cb.ProgressBar()]
     chosen.append(cb.CSVLogger(run_dir / "metrics.csv"))
     if options.tensorboard:
         chosen.append(cb.TensorBoardLogger(run_dir / "tensorboard"))
-    chosen.append(cb.Checkpointer(run_dir, {"model": model, "optimizer": optimizer, "scheduler": scheduler},
-                                  monitor=monitor))
+    objects = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "ema": average}
+    chosen.append(cb.Checkpointer(run_dir, objects, monitor=monitor, weights=average and average.module))
     if options.patience:
         chosen.append(cb.EarlyStopping(options.patience))
+    driven = drive.current()
+    if driven is not None and driven.callbacks is not None:
+        chosen.extend(driven.callbacks(monitor))
     return chosen
 
 

@@ -149,6 +149,7 @@ def test_a_run_directory_gives_its_backbone_and_another_is_refused(capsys, tmp_p
     assert json.loads(out)["test"]["samples"] > 0
 
 
+@pytest.mark.slow  # three processes, about 30 s
 def test_resume_across_an_unfreezing_matches_an_uninterrupted_run(tmp_path, lenet_source):
     args = [sys.executable, "-m", "taskkit", "finetune", "--weights", str(lenet_source), "--classes", "5,6,7,8,9",
             "--freeze", "1", "--unfreeze-at", "2", "--lr-decay", "0.5", "--epochs", "3", "--batch-size", "8",

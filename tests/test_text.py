@@ -229,6 +229,7 @@ def test_pretrained_embeddings_load_report_their_coverage_and_stay_frozen(capsys
         assert weight[index].tolist() == pytest.approx(vectors[word])
 
 
+@pytest.mark.slow  # three processes, about 30 s; tests/test_classify.py keeps the same check in the default run
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     corpus = write_reviews(tmp_path / "reviews.csv", count=1500, seed=3)
     args = [sys.executable, "-m", "taskkit", "text", "--data", str(corpus), "--hidden", "32", "--epochs", "3",

@@ -53,6 +53,7 @@ class FileSource:
     splits: dict[str, list[tuple[str, str]]]
     missing: list[tuple[str, str]] = field(default_factory=list)
     empty_classes: list[str] = field(default_factory=list)
+    times: dict[str, str] = field(default_factory=dict)  # file -> its time-column value (`--time-col`)
 
 
 def select_classes(source: ArraySource | FileSource, keep: list[str]) -> ArraySource | FileSource:
@@ -80,13 +81,19 @@ def select_classes(source: ArraySource | FileSource, keep: list[str]) -> ArraySo
     return ArraySource(source.name, chosen, splits, source.channels, source.size)
 
 
-def resolve(data: str, data_root: str | None = None, *, lenient: bool = False) -> ArraySource | FileSource:
+def resolve(data: str, data_root: str | None = None, *, lenient: bool = False,
+            time_col: str | None = None) -> ArraySource | FileSource:
     """Read `data` (a dataset name, folder or manifest); named datasets win over same-named paths.
 
     With `lenient` (what `check_data` wants), manifest rows naming absent files go to
     `missing` and class folders without images to `empty_classes` instead of raising.
+    `time_col` (`--split time`) is read from a manifest; other data has no such column.
     """
     key = _ALIASES.get(data.strip().lower(), data.strip().lower())
+    is_manifest = os.path.isfile(data) and os.path.splitext(data)[1].lower() in (".csv", ".jsonl")
+    if time_col and (key in NAMED or not is_manifest):
+        raise BadInputError(f"--split time reads the time of each image from a manifest's '{time_col}' column; "
+                            f"'{data}' is not a .csv or .jsonl manifest")
     if key in NAMED:
         return load_named(key, data_root or "./data")
     if not os.path.exists(data):
@@ -94,7 +101,7 @@ def resolve(data: str, data_root: str | None = None, *, lenient: bool = False) -
     if os.path.isdir(data):
         return folder_source(data, lenient=lenient)
     if os.path.splitext(data)[1].lower() in (".csv", ".jsonl"):
-        return manifest_source(data, report_missing=lenient)
+        return manifest_source(data, report_missing=lenient, time_col=time_col)
     raise BadInputError(
         f"data '{data}' is a file but not a .csv or .jsonl manifest; pass a folder of class folders, "
         f"a manifest with columns path,label, or one of: {', '.join(NAMED)}"
@@ -205,14 +212,15 @@ def _images_under(folder: str) -> list[str]:
     return sorted(found)
 
 
-def manifest_source(path: str, *, report_missing: bool = False) -> FileSource:
+def manifest_source(path: str, *, report_missing: bool = False, time_col: str | None = None) -> FileSource:
     """Rows of a manifest as files; paths are relative to the manifest's folder."""
     base = os.path.dirname(os.path.abspath(path))
-    items, missing = [], []
-    for line, file, label in read_manifest(path):
+    items, missing, times = [], [], {}
+    for line, file, label, time in read_manifest(path, time_col):
         full = os.path.abspath(os.path.join(base, file))
         if os.path.isfile(full):
             items.append((full, label))
+            times[full] = time
         elif report_missing:
             missing.append((full, f"listed on line {line} of {os.path.basename(path)} but does not exist"))
         else:
@@ -220,34 +228,36 @@ def manifest_source(path: str, *, report_missing: bool = False) -> FileSource:
                 f"manifest '{path}' line {line}: file '{file}' does not exist "
                 f"(paths are read relative to the manifest's folder '{base}'); fix the path or remove the row"
             )
-    return FileSource(path, {"all": items}, missing)
+    return FileSource(path, {"all": items}, missing, times=times if time_col else {})
 
 
-def read_manifest(path: str) -> list[tuple[int, str, str]]:
-    """(line number, path as written, label) for each row of a .csv or .jsonl manifest."""
-    rows = _read_csv(path) if path.lower().endswith(".csv") else _read_jsonl(path)
+def read_manifest(path: str, time_col: str | None = None) -> list[tuple[int, str, str, str]]:
+    """(line number, path as written, label, time) for each row of a .csv or .jsonl manifest;
+    the time is the `time_col` value, or "" when no time column is asked for."""
+    rows = _read_csv(path, time_col) if path.lower().endswith(".csv") else _read_jsonl(path, time_col)
     if not rows:
         raise BadInputError(f"manifest '{path}' lists no images; add rows with a path and a label")
-    for line, file, label in rows:
-        if not file or not label:
-            what = "path" if not file else "label"
+    for line, file, label, time in rows:
+        if not file or not label or (time_col and not time):
+            what = "path" if not file else "label" if not label else f"'{time_col}' (time)"
             raise BadInputError(f"manifest '{path}' line {line} has an empty {what}; fill it in or remove the row")
     return rows
 
 
-def _read_csv(path: str) -> list[tuple[int, str, str]]:
+def _read_csv(path: str, time_col: str | None) -> list[tuple[int, str, str, str]]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = [c.strip() for c in reader.fieldnames or []]
-        _require_columns(path, columns, "columns", "a header line `path,label`")
+        _require_columns(path, columns, "columns", "a header line `path,label`", time_col=time_col)
         reader.fieldnames = columns
         rows = []
         for row in reader:
-            rows.append((reader.line_num, (row.get("path") or "").strip(), (row.get("label") or "").strip()))
+            rows.append((reader.line_num, (row.get("path") or "").strip(), (row.get("label") or "").strip(),
+                         (row.get(time_col) or "").strip() if time_col else ""))
         return rows
 
 
-def _read_jsonl(path: str) -> list[tuple[int, str, str]]:
+def _read_jsonl(path: str, time_col: str | None) -> list[tuple[int, str, str, str]]:
     rows = []
     with open(path, encoding="utf-8-sig") as handle:
         for line, text in enumerate(handle, start=1):
@@ -261,8 +271,9 @@ def _read_jsonl(path: str) -> list[tuple[int, str, str]]:
             if not isinstance(record, dict):
                 raise BadInputError(f"manifest '{path}' line {line} is not a JSON object; "
                                     f"write one {{\"path\": ..., \"label\": ...}} object per line")
-            _require_columns(path, list(record), "keys", "{\"path\": ..., \"label\": ...}", line)
-            rows.append((line, _text(record["path"]), _text(record["label"])))
+            _require_columns(path, list(record), "keys", "{\"path\": ..., \"label\": ...}", line, time_col)
+            rows.append((line, _text(record["path"]), _text(record["label"]),
+                         _text(record[time_col]) if time_col else ""))
     return rows
 
 
@@ -270,8 +281,9 @@ def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _require_columns(path: str, found: list[str], noun: str, expected: str, line: int | None = None) -> None:
-    absent = [c for c in ("path", "label") if c not in found]
+def _require_columns(path: str, found: list[str], noun: str, expected: str, line: int | None = None,
+                     time_col: str | None = None) -> None:
+    absent = [c for c in ("path", "label", *([time_col] if time_col else [])) if c not in found]
     if absent:
         where = f"line {line} of manifest '{path}'" if line else f"manifest '{path}'"
         listed = ", ".join(found) if found else "none"

@@ -14,8 +14,11 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from taskkit import drive
 from taskkit.data import images as img
+from taskkit.data.folds import stratified_fold
 from taskkit.data.sources import ArraySource, FileSource, resolve, select_classes
+from taskkit.data.time_order import time_keys, time_splits
 from taskkit.errors import BadInputError
 
 FILE_DEFAULT_SIZE = 64
@@ -48,21 +51,23 @@ def load_image_data(data: str, *, data_root: str | None = None, img_size: int | 
                     seed: int = 0, strict: bool = False, classes: list[str] | None = None,
                     in_channels: int | None = None, train_augment: Callable[..., Any] | None = None,
                     mean: list[float] | None = None, std: list[float] | None = None,
-                    keep_classes: list[str] | None = None, augment: str | None = None) -> ImageData:
+                    keep_classes: list[str] | None = None, augment: str | None = None,
+                    time_col: str | None = None) -> ImageData:
     """Read `data` (a named dataset, folder or manifest) into stratified, normalised splits.
 
     `classes` (a trained run's classes) fixes the label order, and `mean`/`std` (a run's
     statistics) replace those of the train split, for evaluating a run on new data;
     `train_augment` (albumentations call convention) touches train items only;
     `keep_classes` (`--classes`) leaves out the images of every other class; `augment` (an
-    `--aug` spec) builds `train_augment` once the channels and size are known.
+    `--aug` spec) builds `train_augment` once the channels and size are known; `time_col` (a
+    manifest column, `--split time`) splits by time instead of at random.
     """
     _check_fractions(val_split, test_split)
     if in_channels not in (None, 1, 3):
         raise BadInputError(f"in_channels must be 1 or 3, not {in_channels}")
     if (mean is None) != (std is None):
         raise BadInputError("pass both mean and std (a trained run's statistics) or neither")
-    source = resolve(data, data_root)
+    source = resolve(data, data_root, time_col=time_col)
     if keep_classes:
         source = select_classes(source, keep_classes)
     opts = dict(img_size=img_size, min_img_size=min_img_size, val_split=val_split, test_split=test_split,
@@ -124,7 +129,11 @@ def _from_files(source: FileSource, data: str, *, strict, img_size, min_img_size
     labels = remap[np.array([position[c] for c in class_of], dtype=np.int64)]
     good = np.array([not isinstance(info, str) for info in probed], dtype=bool)
     given = {split: idx[good[idx]] for split, idx in given.items()}
-    parts = stratified_splits(labels, given, names, val_split, test_split, seed, every_class=classes is None)
+    if source.times:
+        keys = time_keys([source.times[p] for p in paths], lambda i: f"manifest '{source.origin}', {paths[i]}")
+        parts = time_splits(keys, given, val_split, test_split, noun="readable image")
+    else:
+        parts = stratified_splits(labels, given, names, val_split, test_split, seed, every_class=classes is None)
     train_idx = parts["train"]
     modes = [probed[i][1] for i in train_idx[:CHANNEL_SAMPLE]]
     channels = in_channels or (1 if modes and all(m in img.GRAY_MODES for m in modes) else 3)
@@ -196,6 +205,14 @@ def stratified_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: l
     `val_split` and `test_split` are fractions of the whole training pool. With `every_class`,
     each of `names` must be in the pool (a run's classes, used for evaluation, need not be).
     """
+    fold = drive.current().fold if drive.current() else None
+    if fold is not None:
+        return _fold_splits(labels, given, names, test_split, seed, fold, noun)
+    return _carved_splits(labels, given, names, val_split, test_split, seed, every_class, noun)
+
+
+def _carved_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: list[str], val_split: float,
+                   test_split: float, seed: int, every_class: bool, noun: str) -> dict[str, np.ndarray]:
     pool = given["train"]
     fractions = {"test": test_split, "val": val_split}
     carve = [s for s in ("test", "val") if s not in given and fractions[s] > 0]
@@ -207,6 +224,17 @@ def stratified_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: l
     parts["train"] = pool
     empty = np.array([], dtype=np.int64)
     return {s: np.sort(parts.get(s, empty)).astype(np.int64) for s in ("train", "val", "test")}
+
+
+def _fold_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: list[str], test_split: float,
+                 seed: int, fold: drive.Fold, noun: str) -> dict[str, np.ndarray]:
+    """Cross-validation: the test split as a plain run has it; the rest (a given val/ included)
+    cut into `fold.folds` stratified folds, of which `fold.index` validates."""
+    plain = _carved_splits(labels, {k: v for k, v in given.items() if k != "val"}, names, 0.0, test_split,
+                           seed, True, noun)
+    pool = np.sort(np.concatenate([plain["train"], given.get("val", np.array([], dtype=np.int64))]))
+    train, val = stratified_fold(pool, labels, names, fold, seed, noun)
+    return {"train": train, "val": val, "test": plain["test"]}
 
 
 def _check_counts(pool_labels: np.ndarray, names: list[str], carve: list[str], every_class: bool,
@@ -262,3 +290,4 @@ def _sample(indices: np.ndarray, seed: int) -> np.ndarray:
     if len(indices) <= STATS_SAMPLE:
         return indices
     return np.sort(np.random.default_rng(seed).choice(indices, STATS_SAMPLE, replace=False))
+

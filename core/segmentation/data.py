@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from taskkit import drive
 from taskkit.augment import build_augmenter
 from taskkit.data import images as img
+from taskkit.data.folds import plain_fold
 from taskkit.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
 from taskkit.segmentation.masks import CheckedPairs, check_pairs, check_values, class_names, find_pairs, read_mask
@@ -132,7 +134,10 @@ def _split(checked: dict[str, CheckedPairs], val_split: float, test_split: float
     pool = checked["train"].pairs
     parts = {s: checked[s].pairs for s in ("val", "test") if s in checked}
     total = len(pool)
-    for name, fraction in (("test", test_split), ("val", val_split)):
+    fold = drive.current().fold if drive.current() else None
+    if fold is not None:
+        pool, parts["val"] = pool + parts.get("val", []), []
+    for name, fraction in (("test", test_split), ("val", 0.0 if fold else val_split)):
         if name in parts:
             continue
         count = max(1, round(fraction * total)) if fraction > 0 else 0
@@ -143,6 +148,10 @@ def _split(checked: dict[str, CheckedPairs], val_split: float, test_split: float
             parts[name] = []
             continue
         pool, parts[name] = train_test_split(pool, test_size=count, random_state=seed)
+    if fold is not None:
+        pool = sorted(pool)
+        train, val = plain_fold(np.arange(len(pool)), fold, seed, "image")
+        pool, parts["val"] = [pool[i] for i in train], [pool[i] for i in val]
     if not parts["val"]:
         raise BadInputError("no validation images: the best epoch is chosen on them; give a val/ folder or "
                             "a --val-split above 0")

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from taskkit.data.splits import stratified_splits
+from taskkit.data.time_order import time_column, time_keys, time_splits
 from taskkit.errors import BadInputError
 from taskkit.sequence import UNK_ID
 from taskkit.text.batching import TokenDataset
@@ -82,7 +83,7 @@ def load_text_data(options: dict[str, Any], tokenize: Callable[[str], list[str]]
 
 def _read_tables(options: dict[str, Any]) -> dict[str, TextTable]:
     read = {"text_col": options["text_col"], "label_col": options["label_col"], "encoding": options["encoding"],
-            "strict": options["strict"]}
+            "strict": options["strict"], "time_col": time_column(options)}
     if options.get("train"):
         tables = {"train": read_table(options["train"], **read)}
         for split in ("val", "test"):
@@ -114,5 +115,10 @@ def _split(tables: dict[str, TextTable], targets: np.ndarray, classes: list[str]
     if whole:
         return everything_in_test(len(targets))
     given = given_splits({split: len(table.texts) for split, table in tables.items()})
+    if time_column(options):
+        times = [t for table in tables.values() for t in table.times]
+        where = [f"{table.source} line {n}" for table in tables.values() for n in table.lines]
+        return time_splits(time_keys(times, where.__getitem__), given, options["val_split"], options["test_split"],
+                           noun="example")
     return stratified_splits(targets, given, classes, options["val_split"], options["test_split"], options["seed"],
                              noun="example")

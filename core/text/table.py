@@ -26,11 +26,14 @@ class TextTable:
     labels: list[str]
     skipped: list[tuple[int, str]] = field(default_factory=list)
     source: str = ""
+    times: list[str] = field(default_factory=list)  # each row's `time_col` value, when one is read
+    lines: list[int] = field(default_factory=list)  # each kept row's line number, for messages
 
 
 def read_table(path: str | Path, text_col: str = "text", label_col: str | None = "label",
-               encoding: str = "utf-8", strict: bool = False) -> TextTable:
-    """The rows of a CSV, TSV or JSONL file; `label_col=None` reads texts only (for prediction)."""
+               encoding: str = "utf-8", strict: bool = False, time_col: str | None = None) -> TextTable:
+    """The rows of a CSV, TSV or JSONL file; `label_col=None` reads texts only (for prediction);
+    `time_col` (`--split time`) is read too, and a row without a time is skipped like one without a label."""
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"text data '{path}' does not exist; pass a .csv, .tsv or .jsonl file")
@@ -42,13 +45,13 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str | None =
         rows = _json_rows(lines, skipped)
     else:
         header, rows = _delimited_rows(path, lines, FORMATS[suffix])
-        for column, flag in ((text_col, "--text-col"), (label_col, "--label-col")):
+        for column, flag in ((text_col, "--text-col"), (label_col, "--label-col"), (time_col, "--time-col")):
             if column is not None and column not in header:
                 raise BadInputError(f"{path} has no column '{column}'; its columns are {', '.join(header)} "
                                     f"(choose with {flag})")
     table = TextTable([], [], skipped, str(path))
     for number, row in rows:
-        _take(table, number, row, text_col, label_col)
+        _take(table, number, row, text_col, label_col, time_col)
     if not table.texts:
         reasons = f" ({len(table.skipped)} rows skipped, e.g. line {table.skipped[0][0]}: {table.skipped[0][1]})" \
             if table.skipped else ""
@@ -122,7 +125,8 @@ def _json_rows(lines: list[tuple[int, str]], skipped: list[tuple[int, str]]) -> 
     return rows
 
 
-def _take(table: TextTable, number: int, row: dict, text_col: str, label_col: str | None) -> None:
+def _take(table: TextTable, number: int, row: dict, text_col: str, label_col: str | None,
+          time_col: str | None = None) -> None:
     """Add one row to `table`, or record why it was left out."""
     if text_col not in row:
         table.skipped.append((number, f"no '{text_col}' key (keys: {', '.join(map(str, row)) or 'none'})"))
@@ -132,10 +136,17 @@ def _take(table: TextTable, number: int, row: dict, text_col: str, label_col: st
     if not text.strip():
         table.skipped.append((number, "empty text"))
         return
+    time = "" if time_col is None or row.get(time_col) is None else str(row.get(time_col)).strip()
+    if time_col is not None and not time:
+        table.skipped.append((number, f"no time in '{time_col}'"))
+        return
     if label_col is not None:
         label = row.get(label_col)
         if label is None or str(label).strip() == "":
             table.skipped.append((number, "no label"))
             return
         table.labels.append(str(label).strip())
+    if time_col is not None:
+        table.times.append(time)
     table.texts.append(text)
+    table.lines.append(number)

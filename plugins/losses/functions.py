@@ -204,6 +204,10 @@ class MeanSquaredError(nn.Module):
     training a classifier with a squared loss.
     """
 
+    #: Float targets are values to regress, so the class probabilities mixup makes would be
+    #: compared with raw outputs; the tasks refuse to mix with this loss.
+    takes_soft_targets = False
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         self.reduction = reduction
@@ -218,7 +222,10 @@ class MeanSquaredError(nn.Module):
 
 
 def _binary_pair(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """Accept `[B, 1]` logits with `[B]` targets, and integer targets."""
+    """Accept `[B, 1]` logits with `[B]` targets, integer targets, and class indices for `[B, C]`
+    logits (one-hot, each class scored one against the rest, as soft targets are)."""
     if logits.dim() == target.dim() + 1 and logits.shape[-1] == 1:
         logits = logits.squeeze(-1)
+    elif logits.dim() == 2 and target.dim() == 1 and not target.is_floating_point():
+        target = class_probabilities(logits, target)
     return logits, target.to(logits.dtype)

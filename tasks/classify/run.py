@@ -9,15 +9,18 @@ from typing import Any
 import torch
 import typer
 
+from taskkit import drive
 from taskkit.augment import parse_spec
 from taskkit.backbone import BackboneWithHead
 from taskkit.checkpoints import load_run_weights
 from taskkit.config import read_config, write_config
 from taskkit.data import load_image_data, load_image_for_prediction
+from taskkit.data.time_order import time_column
 from taskkit.errors import BadInputError, TrainingError
 from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.runs import claim_run_dir, versions, write_json
 from taskkit.sequence import require_modality
+from taskkit.tta import with_tta
 from taskkit.training import Scoring, TrainOptions, resolve_device, step_options, train_and_test
 
 
@@ -37,7 +40,9 @@ def build_loss(options: dict[str, Any], train_targets: list[int], num_classes: i
     """The loss by name, with label smoothing and class weights where asked for.
 
     Label smoothing left unset means 0.1 for a loss that takes it (cross-entropy) and none
-    for the others; set explicitly, it is an error on a loss that cannot use it.
+    for the others; set explicitly, it is an error on a loss that cannot use it. Smoothing
+    applies to the soft targets of mixup and cutmix too; a loss that cannot read soft targets
+    is refused with them.
     """
     from taskkit.training import class_weights
 
@@ -56,7 +61,11 @@ def build_loss(options: dict[str, Any], train_targets: list[int], num_classes: i
         if key is None:
             raise BadInputError(f"loss '{options['loss']}' takes no class weights; use cross-entropy or focal")
         extra[key] = class_weights(train_targets, num_classes)
-    return LOSSES.build(options["loss"], **extra)
+    loss = LOSSES.build(options["loss"], **extra)
+    if (options.get("mixup") or options.get("cutmix")) and not getattr(loss, "takes_soft_targets", True):
+        raise BadInputError(f"loss '{options['loss']}' cannot learn from the mixed labels of --mixup and --cutmix; "
+                            "use cross-entropy, label-smoothing, focal or bce")
+    return loss
 
 
 def train(task: str, options: dict[str, Any], resume: Path | None) -> tuple[Path, dict[str, Any]]:
@@ -85,6 +94,7 @@ def load_data(options: dict[str, Any], img_size: int | None, min_img_size: int):
         options["data"], data_root=options["data_root"], img_size=img_size, min_img_size=min_img_size,
         val_split=options["val_split"], test_split=options["test_split"], seed=options["seed"],
         strict=options["strict"], keep_classes=parse_classes(options.get("classes")), augment=options.get("aug"),
+        time_col=time_column(options),
     )
 
 
@@ -116,8 +126,12 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
     if data.skipped:
         typer.echo(skipped_warning(data.skipped), err=True)
     run_dir = _prepare_run_dir(task, options, resume)
+    driven = drive.current()
+    if driven is not None:
+        driven.runs.append(run_dir)
     record = {"task": task, "status": "running", "model": spec, "data": data.source,
-              "skipped_files": data.skipped, **(extra or {}), "versions": versions()}
+              "skipped_files": data.skipped, **(extra or {}), **(driven.record if driven else {}),
+              "versions": versions()}
     write_json(run_dir / "run.json", record)
     try:
         report = train_and_test(model, loss_fn, data, train_options, run_dir, record, resume=resume is not None,
@@ -186,8 +200,10 @@ def evaluation_split(run_dir: Path, data: str | None, split: str | None) -> tupl
     return options, split
 
 
-def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
-    """Metrics of a trained run on a split of its own data, or on other labelled data (all of it)."""
+def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool,
+                 tta: str | None = None) -> None:
+    """Metrics of a trained run on a split of its own data, or on other labelled data (all of it);
+    `tta` (`--tta hflip`) averages the model over flipped images."""
     from torch.utils.data import ConcatDataset, DataLoader
 
     from taskkit.engine import evaluate
@@ -200,21 +216,23 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
     loaded = load_image_data(data or options["data"], data_root=options.get("data_root"), img_size=spec["img_size"],
                              in_channels=spec["in_channels"], classes=spec["classes"], seed=options.get("seed", 0),
                              mean=spec["mean"], std=spec["std"], **fractions,
-                             keep_classes=None if data else parse_classes(options.get("classes")))
+                             keep_classes=None if data else parse_classes(options.get("classes")),
+                             time_col=None if data else time_column(options))
     dataset = ConcatDataset([loaded.train, loaded.val, loaded.test]) if split == "all" else getattr(loaded, split)
-    model = load_model(run_dir, record)
+    model = with_tta(load_model(run_dir, record), tta)
     result = evaluate(model, DataLoader(dataset, batch_size=256), LOSSES.build("cross-entropy"),
                       step_options(TrainOptions(), resolve_device("cpu")))
     report = classification_report(result.logits, result.targets, spec["classes"])
     report_and_print(run_dir, report, as_json)
 
 
-def predict_files(run_dir: Path, record: dict[str, Any], files: list[str], top_k: int, as_json: bool) -> None:
+def predict_files(run_dir: Path, record: dict[str, Any], files: list[str], top_k: int, as_json: bool,
+                  tta: str | None = None) -> None:
     """Top-k labels with probabilities for each image file."""
     from taskkit.engine import predict
 
     spec = record["model"]
-    model = load_model(run_dir, record)
+    model = with_tta(load_model(run_dir, record), tta)
     images = torch.stack([
         load_image_for_prediction(f, in_channels=spec["in_channels"], img_size=spec["img_size"],
                                   mean=spec["mean"], std=spec["std"])

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "loss": "ce+dice", "dropout": 0.0,
     "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "momentum": 0.9, "scheduler": "warmup+cosine",
     "warmup_epochs": 1.0, "epochs": 20, "batch_size": 8, "clip_grad": 0.0, "accumulate": 1, "patience": 0,
+    "l1": 0.0, "ema": 0.0,
     "seed": 0, "device": "auto", "amp": True, "out": "runs", "name": None, "tensorboard": False, "quiet": False,
 }
 
@@ -29,6 +30,7 @@ class Segment(RunModuleTask):
     """Train a semantic segmentation model and report per-class IoU and Dice."""
 
     run_module = "taskkit.tasks.segment.run"
+    test_time_augmentation = True
 
     @staticmethod
     def command(
@@ -46,6 +48,7 @@ class Segment(RunModuleTask):
         epochs: o.Epochs = DEFAULTS["epochs"], batch_size: o.BatchSize = DEFAULTS["batch_size"],
         clip_grad: o.ClipGrad = DEFAULTS["clip_grad"], accumulate: o.Accumulate = DEFAULTS["accumulate"],
         patience: o.Patience = DEFAULTS["patience"], seed: o.Seed = DEFAULTS["seed"],
+        l1: o.L1 = DEFAULTS["l1"], ema: o.Ema = DEFAULTS["ema"],
         device: o.Device = DEFAULTS["device"], amp: o.Amp = DEFAULTS["amp"],
         out: o.Out = Path(DEFAULTS["out"]), name: o.Name = None, config: o.Config = None, resume: o.Resume = None,
         tensorboard: o.TensorBoard = False, quiet: o.Quiet = False, json: o.Json = False,
@@ -60,10 +63,10 @@ class Segment(RunModuleTask):
 
     @staticmethod
     def predict(run_dir: Path, record: dict, files: list[str], top_k: int | None, as_json: bool,
-                out: Path | None = None) -> None:
+                out: Path | None = None, tta: str | None = None) -> None:
         from taskkit.tasks.segment.predict import predict_masks
 
-        predict_masks(run_dir, record, files, out, as_json)
+        predict_masks(run_dir, record, files, out, as_json, tta=tta)
 
 
 @hookimpl

@@ -22,6 +22,7 @@ from PIL import Image
 from taskkit.data import images as img
 from taskkit.errors import BadInputError
 from taskkit.tasks.segment.run import load_model
+from taskkit.tta import with_tta
 
 OVERLAY_ALPHA = 0.5
 
@@ -75,13 +76,14 @@ def _targets(files: list[str], out: Path, may_overwrite: bool) -> list[tuple[Pat
     return chosen
 
 
-def predict_masks(run_dir: Path, record: dict[str, Any], files: list[str], out: Path | None, as_json: bool) -> None:
+def predict_masks(run_dir: Path, record: dict[str, Any], files: list[str], out: Path | None, as_json: bool,
+                  tta: str | None = None) -> None:
     """Write each image's mask and overlay; print where they are and how much of each class was found."""
     spec = record["model"]
     own = Path(run_dir) / "predictions"
     out = Path(out) if out is not None else own
     targets = _targets(files, out, may_overwrite=out.resolve() == own.resolve())
-    model = load_model(run_dir, record)
+    model = with_tta(load_model(run_dir, record), tta)
     out.mkdir(parents=True, exist_ok=True)
     colours = class_colours(max(len(spec["classes"]), 2))
     results = []

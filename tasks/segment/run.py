@@ -118,9 +118,13 @@ def print_report(run_dir: Path, report: dict[str, Any], as_json: bool) -> None:
     report_and_print(run_dir, report, as_json, table=segmentation_table, summary=summary_line)
 
 
-def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
-    """Pixel metrics of a trained run on a split of its own data, or on another folder of pairs (all of it)."""
+def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool,
+                 tta: str | None = None) -> None:
+    """Pixel metrics of a trained run on a split of its own data, or on another folder of pairs (all of
+    it); `tta` (`--tta hflip`) averages the model over flipped images, each flipped back."""
     from torch.utils.data import DataLoader
+
+    from taskkit.tta import with_tta
 
     options, split = evaluation_split(run_dir, data, split)
     spec = record["model"]
@@ -129,6 +133,6 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
         seed=options.get("seed", 0), ignore_value=spec.get("ignore_index"), run=spec, whole=split == "all")
     dataset = loaded.test if split == "all" else getattr(loaded, split)
     evaluate = dense_evaluator(len(spec["classes"]))
-    result = evaluate(load_model(run_dir, record), DataLoader(dataset, batch_size=16),
+    result = evaluate(with_tta(load_model(run_dir, record), tta), DataLoader(dataset, batch_size=16),
                       build_loss(options.get("loss", "cross-entropy")), step_options(TrainOptions(), resolve_device("cpu")))
     print_report(run_dir, segmentation_report(result, spec["classes"]), as_json)

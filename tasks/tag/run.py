@@ -17,6 +17,8 @@ import torch
 import typer
 from torch import nn
 
+from taskkit import drive
+from taskkit.data.folds import plain_fold
 from taskkit.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
 from taskkit.registries import LOSSES, TOKENIZERS
@@ -91,6 +93,10 @@ def _split(read: dict[str, TaggedSentences], options: dict[str, Any], whole: boo
             parts[split], pool = np.sort(pool[:count]), pool[count:]
     if len(pool) == 0:
         raise BadInputError("no sentence is left to train on; lower --val-split/--test-split or add sentences")
+    fold = drive.current().fold if drive.current() else None
+    if fold is not None:  # `tk cv`: this fold of everything outside the test split validates
+        train, val = plain_fold(np.concatenate([pool, parts["val"]]), fold, options["seed"], "sentence")
+        return {"train": train, "val": val, "test": parts["test"]}
     parts["train"] = np.sort(pool)
     return parts
 

@@ -16,13 +16,15 @@ from taskkit.task import RunModuleTask
 
 DEFAULTS: dict[str, Any] = {
     "data": None, "train": None, "val": None, "test": None, "text_col": "text", "label_col": "label",
-    "encoding": "utf-8", "strict": False, "val_split": 0.1, "test_split": 0.1, "workers": 0, "balance": "none",
+    "encoding": "utf-8", "strict": False, "val_split": 0.1, "test_split": 0.1, "split": "random", "time_col": None,
+    "workers": 0, "balance": "none",
     "tokenizer": "words", "min_freq": 2, "max_vocab": 30000, "max_len": 200,
     "embeddings": None, "embedding_dim": 128, "freeze_embeddings": False,
     "encoder": "lstm", "layers": 1, "hidden": 128, "bidirectional": True, "head": "max", "dropout": 0.3,
     "loss": "cross-entropy", "label_smoothing": None,
     "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4, "momentum": 0.9, "scheduler": "warmup+cosine",
     "warmup_epochs": 1.0, "epochs": 10, "batch_size": 32, "clip_grad": 1.0, "accumulate": 1, "patience": 0,
+    "l1": 0.0, "ema": 0.0,
     "bucket": True, "seed": 0, "device": "auto", "amp": True, "out": "runs", "name": None, "tensorboard": False,
     "quiet": False,
 }
@@ -40,6 +42,7 @@ class Text(RunModuleTask):
         text_col: o.TextCol = DEFAULTS["text_col"], label_col: o.LabelCol = DEFAULTS["label_col"],
         encoding: o.Encoding = DEFAULTS["encoding"], strict: o.TextStrict = False,
         val_split: o.ValSplit = DEFAULTS["val_split"], test_split: o.TestSplit = DEFAULTS["test_split"],
+        split: o.Split = DEFAULTS["split"], time_col: o.TimeCol = DEFAULTS["time_col"],
         encoder: o.Encoder = DEFAULTS["encoder"], layers: o.Layers = DEFAULTS["layers"],
         hidden: o.Hidden = DEFAULTS["hidden"], bidirectional: o.Bidirectional = DEFAULTS["bidirectional"],
         head: o.TextHead = DEFAULTS["head"], dropout: o.EncoderDropout = DEFAULTS["dropout"],
@@ -54,6 +57,7 @@ class Text(RunModuleTask):
         warmup_epochs: o.WarmupEpochs = DEFAULTS["warmup_epochs"], epochs: o.Epochs = DEFAULTS["epochs"],
         batch_size: o.BatchSize = DEFAULTS["batch_size"], clip_grad: o.ClipGrad = DEFAULTS["clip_grad"],
         accumulate: o.Accumulate = DEFAULTS["accumulate"], patience: o.Patience = DEFAULTS["patience"],
+        l1: o.L1 = DEFAULTS["l1"], ema: o.Ema = DEFAULTS["ema"],
         seed: o.Seed = DEFAULTS["seed"], device: o.Device = DEFAULTS["device"], amp: o.Amp = DEFAULTS["amp"],
         workers: o.Workers = DEFAULTS["workers"], out: o.Out = Path(DEFAULTS["out"]), name: o.Name = None,
         config: o.Config = None, resume: o.Resume = None, tensorboard: o.TensorBoard = False,
