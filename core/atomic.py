@@ -2,7 +2,8 @@
 
 The new content goes to a temporary file beside the destination, is flushed to disk, then
 renamed over the destination in one step. A crash or a full disk mid-write leaves the
-previous file untouched and no temporary file behind.
+previous file untouched and no temporary file behind. The file gets the permissions a plain
+`open` would give it (0666 less the umask), not the owner-only ones of a temporary file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,15 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+
+def _plain_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _plain_file_mode()
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -23,6 +33,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

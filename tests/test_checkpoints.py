@@ -61,3 +61,12 @@ def test_rng_state_round_trip(tmp_path):
     expected = (random.random(), np.random.rand(), torch.rand(1).item())
     checkpoints.restore_rng_state(checkpoints.load_state(tmp_path / "s.ckpt")["rng"])
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_file(tmp_path):
+    import os
+
+    plain, atomic = tmp_path / "plain.txt", tmp_path / "atomic.txt"
+    plain.write_text("x")
+    atomic_write(atomic, lambda tmp: tmp.write_text("x"))
+    assert os.stat(atomic).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
