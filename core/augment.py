@@ -63,8 +63,14 @@ class Augmenter:
         return f"Augmenter({self.spec!r})"
 
 
-def build_augmenter(spec: str | list | None, channels: int, size: tuple[int, int]) -> Augmenter | None:
-    """The pipeline of a spec for images of `channels` channels trained at `size`; None for none."""
+def build_augmenter(spec: str | list | None, channels: int, size: tuple[int, int],
+                    mask_fill: int | None = None) -> Augmenter | None:
+    """The pipeline of a spec for images of `channels` channels trained at `size`; None for none.
+
+    `mask_fill` (a segmentation run's `--ignore-index` value) is what the geometric transforms
+    fill the mask's new border with, so pixels rotated in from outside the image count as
+    unlabelled rather than as class 0.
+    """
     from taskkit.registries import AUGMENTATIONS
 
     transforms = []
@@ -77,11 +83,14 @@ def build_augmenter(spec: str | list | None, channels: int, size: tuple[int, int
         if value is not None:
             kwargs[options[0]] = value
         try:
-            transforms.append(AUGMENTATIONS.build(name, **kwargs))
+            transform = AUGMENTATIONS.build(name, **kwargs)
         except BadInputError:
             raise
         except Exception as exc:  # albumentations checks its arguments with several error types
             raise BadInputError(f"--aug {name}={value}: {one_line(exc)}") from None
+        if mask_fill is not None and getattr(transform, "fill_mask", None) is not None:
+            transform.fill_mask = mask_fill  # None means the transform leaves masks alone (coarse-dropout)
+        transforms.append(transform)
     return Augmenter(transforms, spec if isinstance(spec, str) else ",".join(map(str, spec))) if transforms else None
 
 

@@ -111,3 +111,18 @@ def test_bad_specs_are_one_line_errors(capsys, tmp_path):
     line = one_line_error(capsys, *common, "--aug", "color-jitter")
     assert "needs colour images" in line
     assert not any(tmp_path.iterdir())
+
+
+def test_rotations_fill_the_mask_border_with_the_ignore_value():
+    import numpy as np
+
+    from taskkit.augment import build_augmenter
+
+    image, mask = np.full((16, 16, 3), 100, np.uint8), np.ones((16, 16), np.uint8)
+    for fill, expected in ((255, {1, 255}), (None, {0, 1})):
+        augmenter = build_augmenter(["rotate=45", "coarse-dropout"], 3, (16, 16), mask_fill=fill)
+        rotated = augmenter.compose.transforms[0]
+        rotated.p = augmenter.compose.transforms[1].p = 1.0
+        rotated.limit = (45, 45)  # always a border to fill
+        values = set(np.unique(augmenter(image=image, mask=mask)["mask"]).tolist())
+        assert values == expected

@@ -106,7 +106,7 @@ def load_segmentation_data(folder: str | Path, *, img_size: int | None = None, m
         raise BadInputError(f"images are {size[1]}x{size[0]} but the backbone needs at least {min_img_size} px; "
                             f"pass --img-size {min_img_size} or more")
     mean, std = (run["mean"], run["std"]) if run else _stats(split["train"], channels, size, seed)
-    augmenter = build_augmenter(augment, channels, size)
+    augmenter = build_augmenter(augment, channels, size, mask_fill=ignore_value)
     datasets = {s: MaskedImages(p, channels, size, mean, std, ignore_value, augmenter if s == "train" else None)
                 for s, p in split.items()}
     return SegmentationData(datasets["train"], datasets["val"], datasets["test"], list(names), channels, size,
