@@ -108,9 +108,9 @@ def _shown(image: np.ndarray, mask: np.ndarray | None, size: int) -> np.ndarray:
 
 def _plot_grid(rows: list[list[np.ndarray]], spec: str, out: Path) -> None:
     from taskkit.atomic import atomic_write
-    from taskkit.plots import _pyplot
+    from taskkit.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     columns = len(rows[0])
     fig, axes = plt.subplots(len(rows), columns, figsize=(1.8 * columns, 1.8 * len(rows) + 0.5), squeeze=False)
     for r, row in enumerate(rows):

@@ -7,7 +7,7 @@ from pathlib import Path
 from taskkit.atomic import atomic_write
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +18,7 @@ def _pyplot():
 
 def plot_curves(history: list[dict[str, float]], path: Path) -> None:
     """Loss and accuracy per epoch, train against validation: over- and underfitting at a glance."""
-    plt = _pyplot()
+    plt = pyplot()
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "acc")):
@@ -36,7 +36,7 @@ def plot_curves(history: list[dict[str, float]], path: Path) -> None:
 
 def plot_confusion_matrix(matrix: list[list[int]], classes: list[str], path: Path) -> None:
     """Counts with true classes down and predicted classes across."""
-    plt = _pyplot()
+    plt = pyplot()
     size = max(4.0, 0.5 * len(classes) + 2)
     fig, ax = plt.subplots(figsize=(size, size))
     image = ax.imshow(matrix, cmap="Blues")
@@ -65,7 +65,7 @@ def write_confusion_csv(matrix: list[list[int]], classes: list[str], path: Path)
 def plot_lr_sweep(rates: list[float], losses: list[float], smoothed: list[float], suggested: float | None,
                   path: Path) -> None:
     """Loss against learning rate on a log axis, the smoothed curve over the raw one, and the suggestion."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(rates, losses, color="tab:blue", alpha=0.25, label="loss per step")
     ax.plot(rates, smoothed, color="tab:blue", label="smoothed")

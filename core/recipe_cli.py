@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -35,10 +35,7 @@ def cv_command(
     from taskkit.cv import cross_validate, print_summary
 
     summary = cross_validate(task, list(ctx.args), folds, out / (name or f"cv-{task}"))
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2))
-    else:
-        print_summary(summary)
+    _show(summary, as_json, print_summary)
 
 
 def tune_command(
@@ -64,10 +61,7 @@ def tune_command(
                             storage=storage, study_name=study_name, metric=metric, direction=direction,
                             sampler_seed=sampler_seed)
     results = tune(task, list(ctx.args), settings, out / (name or f"tune-{task}"))
-    if as_json:
-        typer.echo(json.dumps(results, indent=2))
-    else:
-        print_results(results)
+    _show(results, as_json, print_results)
 
 
 def lr_find_command(
@@ -85,10 +79,7 @@ def lr_find_command(
     from taskkit.lr_find import find_lr, print_result
 
     result = find_lr(task, list(ctx.args), start_lr, end_lr, steps, out, name or f"lr-find-{task}")
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-    else:
-        print_result(result)
+    _show(result, as_json, print_result)
 
 
 aug_app = typer.Typer(help="Look at augmentations before training with them.", no_args_is_help=True)
@@ -111,6 +102,14 @@ def aug_preview_command(
     written = write_preview(data, aug, out, images=images, samples=samples, img_size=img_size, seed=seed,
                             data_root=None if data_root is None else str(data_root))
     typer.echo(f"wrote {written}")
+
+
+def _show(result: dict, as_json: bool, printer: Callable[[dict], None]) -> None:
+    """`--json` prints the result as it is; otherwise the command's own printer tells it."""
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        printer(result)
 
 
 def add_recipe_commands(app: typer.Typer) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -273,18 +272,38 @@ def _write_best_config(run_dir: str | None, path: Path) -> str | None:
 
 
 def _plot_history(optuna: Any, study: Any, metric: str | None, path: Path) -> None:
-    import matplotlib
+    """Each trial's value by trial number, pruned ones at the value they were stopped at, and the
+    best so far; optuna's own history plot leaves pruned trials out, which hides what the pruner did."""
+    from taskkit.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from optuna.visualization.matplotlib import plot_optimization_history
+    plt = pyplot()
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for state, style in (("COMPLETE", {"color": "tab:blue", "marker": "o", "label": "complete"}),
+                         ("PRUNED", {"color": "tab:gray", "marker": "x", "label": "pruned (last value)"})):
+        shown = [(t.number, _last_value(t)) for t in study.get_trials(deepcopy=False) if t.state.name == state]
+        shown = [(n, v) for n, v in shown if v is not None]
+        if shown:
+            ax.scatter(*zip(*shown), linestyle="none", **style)
+    complete = sorted((t.number, t.value) for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE")
+    best, steps = None, []
+    for number, value in complete:
+        best = value if best is None or (value > best if maximize else value < best) else best
+        steps.append((number, best))
+    steps.append((max(t.number for t in study.get_trials(deepcopy=False)), best))  # on to the last trial
+    ax.step(*zip(*steps), where="post", color="tab:red", label="best so far")
+    ax.set(xlabel="trial", ylabel=metric or "objective", title=f"study {study.study_name}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    plt.close(fig)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        axes = plot_optimization_history(study, target_name=metric or "Objective Value")
-    axes.figure.set_size_inches(9, 5)
-    atomic_write(path, lambda tmp: axes.figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    plt.close(axes.figure)
+
+def _last_value(trial: Any) -> float | None:
+    if trial.value is not None:
+        return trial.value
+    return trial.intermediate_values[max(trial.intermediate_values)] if trial.intermediate_values else None
 
 
 def print_results(results: dict[str, Any]) -> None:
