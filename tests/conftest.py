@@ -32,6 +32,17 @@ def plugin_data():
     return PLUGIN_DATA
 
 
+@pytest.fixture
+def tk_here(capsys):
+    """`tk ARGS` run in this process, answering like `run_tk` (returncode, stdout, stderr) without
+    a new interpreter's seconds of imports; for tests that need no environment of their own."""
+    def run(*args):
+        code, out, err = tk_in_process(capsys, *args)
+        return subprocess.CompletedProcess(["tk", *args], code, out, err)
+
+    return run
+
+
 def tk_in_process(capsys, *args):
     """Run `tk ARGS` in this process; returns (exit code, stdout, stderr)."""
     from taskkit.cli import main

@@ -59,20 +59,20 @@ def test_run_directory_holds_everything(lenet_run):
     assert config["backbone"] == "lenet" and config["epochs"] == 4 and config["name"] == "lenet"
 
 
-def test_summary_of_a_run_uses_its_input_size(tk, lenet_run):
+def test_summary_of_a_run_uses_its_input_size(tk_here, lenet_run):
     run_dir, _ = lenet_run
-    report = json.loads(tk("summary", str(run_dir), "--json").stdout)
+    report = json.loads(tk_here("summary", str(run_dir), "--json").stdout)
     assert report["input_shape"] == [1, 28, 28] and report["trainable_params"] == 61_706
 
 
-def test_eval_reproduces_the_test_metrics(tk, lenet_run):
+def test_eval_reproduces_the_test_metrics(tk_here, lenet_run):
     run_dir, printed = lenet_run
-    result = tk("eval", str(run_dir), "--json")
+    result = tk_here("eval", str(run_dir), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["test"]["accuracy"] == pytest.approx(printed["test"]["accuracy"])
 
 
-def test_predict_labels_image_files(tk, lenet_run, tmp_path):
+def test_predict_labels_image_files(tk_here, lenet_run, tmp_path):
     from sklearn.datasets import load_digits
 
     run_dir, _ = lenet_run
@@ -82,16 +82,16 @@ def test_predict_labels_image_files(tk, lenet_run, tmp_path):
         path = tmp_path / f"digit{index}.png"
         Image.fromarray((digits.images[index] * 255 / 16).astype(np.uint8)).save(path)
         files.append(str(path))
-    result = tk("predict", str(run_dir), *files, "--json")
+    result = tk_here("predict", str(run_dir), *files, "--json")
     assert result.returncode == 0, result.stderr
     answers = json.loads(result.stdout)
     assert [a["predictions"][0]["label"] for a in answers] == ["0", "1", "2"]
     assert all(len(a["predictions"]) == 3 for a in answers)
-    text = tk("predict", str(run_dir), files[0], "--top-k", "1")
+    text = tk_here("predict", str(run_dir), files[0], "--top-k", "1")
     assert text.stdout.startswith(f"{files[0]}: 0 ")
 
 
-def test_eval_on_other_labelled_data_uses_all_of_it(tk, lenet_run, tmp_path):
+def test_eval_on_other_labelled_data_uses_all_of_it(tk_here, lenet_run, tmp_path):
     from sklearn.datasets import load_digits
 
     run_dir, _ = lenet_run
@@ -100,16 +100,16 @@ def test_eval_on_other_labelled_data_uses_all_of_it(tk, lenet_run, tmp_path):
         label = str(digits.target[index])
         (tmp_path / label).mkdir(exist_ok=True)
         Image.fromarray((digits.images[index] * 255 / 16).astype(np.uint8)).save(tmp_path / label / f"{index}.png")
-    result = tk("eval", str(run_dir), "--data", str(tmp_path), "--json")
+    result = tk_here("eval", str(run_dir), "--data", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)["test"]
     assert report["samples"] == 30 and report["accuracy"] >= 0.9
 
 
-def test_config_reruns_the_same_run(tk, tmp_path):
-    first = tk("classify", *FAST, "--epochs", "2", "--out", str(tmp_path), "--name", "a")
+def test_config_reruns_the_same_run(tk_here, tmp_path):
+    first = tk_here("classify", *FAST, "--epochs", "2", "--out", str(tmp_path), "--name", "a")
     assert first.returncode == 0, first.stderr
-    again = tk("classify", "--config", str(tmp_path / "a" / "config.yaml"), "--quiet")
+    again = tk_here("classify", "--config", str(tmp_path / "a" / "config.yaml"), "--quiet")
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "a-2").is_dir()  # a taken name gets a new directory
     weights = [load_file(tmp_path / d / "model.safetensors") for d in ("a", "a-2")]
@@ -157,15 +157,15 @@ def test_nan_loss_exits_1_and_keeps_the_last_good_checkpoint(tk, tmp_path):
     assert all(torch.isfinite(t).all() for t in load_file(tmp_path / "classify" / "model.safetensors").values())
 
 
-def test_huge_learning_rate_exits_1_with_one_line(tk, tmp_path):
-    result = tk("classify", *FAST, "--lr", "1e6", "--epochs", "2", "--out", str(tmp_path))
+def test_huge_learning_rate_exits_1_with_one_line(tk_here, tmp_path):
+    result = tk_here("classify", *FAST, "--lr", "1e6", "--epochs", "2", "--out", str(tmp_path))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "loss became NaN or infinite" in lines[0]
 
 
-def test_early_stopping_ends_a_run_that_stops_improving(tk, tmp_path):
-    result = tk("classify", *FAST, "--epochs", "8", "--patience", "2", "--lr", "1e-12", "--scheduler", "none",
+def test_early_stopping_ends_a_run_that_stops_improving(tk_here, tmp_path):
+    result = tk_here("classify", *FAST, "--epochs", "8", "--patience", "2", "--lr", "1e-12", "--scheduler", "none",
                 "--out", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
     record = json.loads((tmp_path / "classify" / "run.json").read_text())
@@ -173,9 +173,9 @@ def test_early_stopping_ends_a_run_that_stops_improving(tk, tmp_path):
     assert record["stopped"] == "early stopping: no improvement for 2 epochs"
 
 
-def test_balance_options_train(tk, tmp_path):
+def test_balance_options_train(tk_here, tmp_path):
     for balance, loss in (("oversample", "cross-entropy"), ("class-weights", "focal")):
-        result = tk("classify", *FAST, "--epochs", "2", "--balance", balance, "--loss", loss,
+        result = tk_here("classify", *FAST, "--epochs", "2", "--balance", balance, "--loss", loss,
                     "--out", str(tmp_path), "--json")
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["test"]["accuracy"] > 0.8

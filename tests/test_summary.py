@@ -50,8 +50,8 @@ def test_input_shape_parsing():
         parse_input_shape("224x224")
 
 
-def test_resnet18_multiply_adds_and_receptive_field(tk):
-    result = tk("summary", "resnet18", "--input", "3x224x224", "--head", "linear", "--json")
+def test_resnet18_multiply_adds_and_receptive_field(tk_here):
+    result = tk_here("summary", "resnet18", "--input", "3x224x224", "--head", "linear", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["multiply_adds"] == pytest.approx(1.81e9, rel=0.02)
@@ -59,28 +59,28 @@ def test_resnet18_multiply_adds_and_receptive_field(tk):
     assert report["trainable_params"] == 11_689_512
     layer4 = next(r for r in report["layers"] if r["name"] == "backbone.layer4.1.bn2")
     assert layer4["output_shape"] == [512, 7, 7] and layer4["receptive_field"] == 435
-    text = tk("summary", "resnet18", "--depth", "1")
+    text = tk_here("summary", "resnet18", "--depth", "1")
     assert "1.81 G multiply-adds (3.63 G FLOPs as torch's flop counter counts them, 2 per multiply-add)" in text.stdout
 
 
-def test_model_card_lists_stages(tk):
-    result = tk("info", "resnet18", "--json")
+def test_model_card_lists_stages(tk_here):
+    result = tk_here("info", "resnet18", "--json")
     stages = json.loads(result.stdout)[0]["stages"]
     assert [(s["stage"], s["out_channels"], s["reduction"]) for s in stages] == [
         ("stem", 64, 4), ("layer1", 64, 4), ("layer2", 128, 8), ("layer3", 256, 16), ("layer4", 512, 32)]
     assert sum(s["params"] for s in stages) == 11_176_512
 
 
-def test_recurrent_layers_are_counted_by_hand_where_torch_s_counter_sees_nothing(tk):
+def test_recurrent_layers_are_counted_by_hand_where_torch_s_counter_sees_nothing(tk_here):
     """A 2-layer GRU, 8 inputs, 16 hidden, one direction, over 10 tokens: 3 gates x (in x h + h x h) per layer."""
     gru = nn.GRU(8, 16, num_layers=2, batch_first=True)
     assert recurrent_flops(gru, 10) == 2 * 10 * (3 * (8 * 16 + 16 * 16) + 3 * (16 * 16 + 16 * 16))
-    result = tk("summary", "lstm", "--input", "10", "--json")
+    result = tk_here("summary", "lstm", "--input", "10", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["input_shape"] == [10]
     lstm = next(r for r in report["layers"] if r["name"] == "rnn")
     assert lstm["output_shape"] == [10, 256] and lstm["flops"] == 2 * 10 * 2 * 4 * (128 * 128 + 128 * 128)
     assert report["flops"] == lstm["flops"] and report["trainable_params"] == 10_000 * 128 + lstm["trainable"]
-    wrong = tk("summary", "gru", "--input", "3x32x32")
+    wrong = tk_here("summary", "gru", "--input", "3x32x32")
     assert wrong.returncode == 2 and "a number of tokens" in wrong.stderr
