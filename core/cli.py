@@ -20,6 +20,7 @@ import typer
 from taskkit import __version__, catalog
 from taskkit.data_cli import data_app
 from taskkit.errors import BadInputError, TaskkitError
+from taskkit.export_cli import add_export_command
 from taskkit.plugin_manager import get_manager
 from taskkit.recipe_cli import add_recipe_commands
 from taskkit.registries import TASKS
@@ -260,6 +261,7 @@ def build_app() -> typer.Typer:
         _built = True
         app.add_typer(data_app, name="data")
         add_recipe_commands(app)
+        add_export_command(app)
         _mount_tasks(app)
         get_manager().call_each("tk_add_commands", app=app)
     return app

@@ -199,7 +199,7 @@ class SegNet(nn.Module):
         count = len(self.in_channels)
         x = maps[count - 1]
         for block, i in zip(self.blocks, reversed(range(count))):
-            x = block(self.unpool[i](x, indices[i], output_size=list(sizes[i])))
+            x = block(self.unpool[i](x, indices[i], output_size=[int(v) for v in sizes[i]]))
         if tuple(x.shape[-2:]) != tuple(size):
             x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         return x

@@ -1,0 +1,34 @@
+"""`tk export`: a trained run in a standard format (the work is in `taskkit.export`; no torch here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def export_command(
+    run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify.")],
+    fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    out: Annotated[Optional[Path], typer.Option("--out", help="The model file to write (default RUN/model.onnx or RUN/model.torchscript.pt); its preprocessing JSON goes beside it.")] = None,
+    dynamic_batch: Annotated[bool, typer.Option("--dynamic-batch", help="Let the exported model take any batch size (checked with two).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable results.")] = False,
+) -> None:
+    """Export a trained image run to ONNX or TorchScript, with its preprocessing recorded beside it,
+    and check the export against the PyTorch model."""
+    from taskkit.export import TOLERANCE, export_run
+
+    result = export_run(run, fmt, out, dynamic_batch)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"wrote {result['model']} and {result['preprocessing']}")
+    verdict = "within" if result["within_tolerance"] else "ABOVE"
+    typer.echo(f"largest difference from the PyTorch model: {result['max_abs_difference']:.2e} "
+               f"({verdict} {TOLERANCE:.0e}; batches of {', '.join(map(str, result['checked_batches']))})")
+
+
+def add_export_command(app: typer.Typer) -> None:
+    app.command("export")(export_command)
