@@ -126,7 +126,7 @@ def eval_command(
 
 @app.command("predict")
 def predict_command(
-    run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify.")],
+    run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify, or a model.onnx from `tk export`.")],
     inputs: Annotated[Optional[list[str]], typer.Argument(help="Files (or, for text tasks, sentences) to predict.")] = None,
     from_file: Annotated[Optional[Path], typer.Option("--file", help="Also predict each line of this file (a path, or a text).")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", help="How many labels to show per input (default 3 for images, 1 for texts).")] = None,
@@ -134,8 +134,8 @@ def predict_command(
     tta: TtaOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Predict with a trained run: the top labels and their probabilities, or masks, for each input."""
-    record, task = _run_task(run)
+    """Predict with a trained run, or a classifier `tk export` wrote to ONNX (onnxruntime alone, no torch):
+    the top labels and their probabilities, or masks, for each input."""
     inputs = list(inputs or [])
     if from_file is not None:
         if not from_file.is_file():
@@ -145,6 +145,14 @@ def predict_command(
         raise BadInputError("nothing to predict: give inputs after the run directory, or --file with one per line")
     if top_k is not None and top_k < 1:
         raise BadInputError(f"--top-k must be at least 1, got {top_k}")
+    if run.suffix.lower() == ".onnx":
+        if tta is not None or out is not None:
+            raise BadInputError("--tta and --out need the run directory; an ONNX file answers with labels only")
+        from taskkit.onnx_predict import predict_onnx
+
+        predict_onnx(run, inputs, 3 if top_k is None else top_k, as_json)
+        return
+    record, task = _run_task(run)
     extra = _tta_option(task, record, tta)
     if out is not None:
         if "out" not in inspect.signature(task.predict).parameters:

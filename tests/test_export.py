@@ -84,3 +84,44 @@ def test_export_refusals_are_one_line(runs, tmp_path, capsys):
     assert "--format must be onnx or torchscript" in one_line_error(capsys, "export", str(runs / "lenet"),
                                                                      "--format", "tflite")
     assert "is not a run directory" in one_line_error(capsys, "export", str(tmp_path))
+
+
+def test_predict_on_the_onnx_file_answers_like_the_run_without_importing_torch(runs, tmp_path, capsys):
+    import subprocess
+    import sys
+
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    files = []
+    for index in range(6):
+        files.append(str(tmp_path / f"digit{index}.png"))
+        Image.fromarray((digits.images[index] * 255 / 16).astype(np.uint8)).save(files[-1])
+    model = tmp_path / "lenet.onnx"
+    assert tk_in_process(capsys, "export", str(runs / "lenet"), "--out", str(model))[0] == 0  # a fixed batch of 2
+    from_run = json.loads(tk_in_process(capsys, "predict", str(runs / "lenet"), *files, "--json")[1])
+    script = ("import json, sys\nfrom taskkit.cli import main\n"
+              "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+              "print(json.dumps({'torch_imported': 'torch' in sys.modules}))\n")
+    done = subprocess.run([sys.executable, "-c", script, "predict", str(model), *files, "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answers, flag = done.stdout.rsplit("\n{", 1)
+    assert json.loads("{" + flag) == {"torch_imported": False}
+    from_onnx = json.loads(answers)
+    assert [a["predictions"][0]["label"] for a in from_onnx] == [a["predictions"][0]["label"] for a in from_run]
+    for onnx_answer, run_answer in zip(from_onnx, from_run):
+        for got, want in zip(onnx_answer["predictions"], run_answer["predictions"]):
+            assert got["probability"] == pytest.approx(want["probability"], abs=0.02)
+
+
+def test_onnx_predict_refuses_what_it_cannot_answer(runs, tmp_path, capsys):
+    bare = tmp_path / "bare.onnx"
+    bare.write_bytes(b"not a model")
+    assert "has no bare.onnx.json beside it" in one_line_error(capsys, "predict", str(bare), "x.png")
+    model = tmp_path / "m.onnx"
+    assert tk_in_process(capsys, "export", str(runs / "lenet"), "--out", str(model))[0] == 0
+    assert "--tta and --out need the run directory" in one_line_error(capsys, "predict", str(model), "x.png",
+                                                                       "--tta", "hflip")
+    assert "image 'x.png' does not exist" in one_line_error(capsys, "predict", str(model), "x.png")

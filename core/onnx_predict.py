@@ -1,0 +1,100 @@
+"""`tk predict model.onnx IMAGE...`: an exported classifier answering through onnxruntime alone.
+
+A deployed model should need no torch: this module reads the preprocessing JSON `tk export`
+wrote beside the file, prepares each image with PIL and NumPy as it says, runs the ONNX
+session and prints the top labels as `tk predict RUN` does. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taskkit.errors import BadInputError, describe
+
+CLASSIFIERS = ("classify", "finetune")
+
+
+def predict_onnx(model_path: Path, files: list[str], top_k: int, as_json: bool) -> list[dict[str, Any]]:
+    """Top-k labels with probabilities for each image file, printed like `tk predict RUN`."""
+    info = _preprocessing(model_path)
+    session = _session(model_path)
+    images = np.stack([prepare(path, info["input"]) for path in files])
+    logits = _run(session, images)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    classes = info["classes"]
+    k = max(1, min(top_k, len(classes)))
+    results = []
+    for path, row in zip(files, probabilities):
+        best = np.argsort(-row, kind="stable")[:k]
+        results.append({"file": path, "predictions": [
+            {"label": classes[i], "probability": round(float(row[i]), 4)} for i in best]})
+    _print(results, as_json)
+    return results
+
+
+def prepare(path: str, spec: dict[str, Any]) -> np.ndarray:
+    """One image as the float32 CHW array the JSON describes: resized, scaled, normalised."""
+    from PIL import Image, ImageOps
+
+    if not Path(path).is_file():
+        raise BadInputError(f"image '{path}' does not exist; pass the path of an image file")
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image).convert("L" if spec["channels"] == 1 else "RGB")
+            image = image.resize((spec["width"], spec["height"]), Image.BILINEAR)
+    except Exception as exc:
+        raise BadInputError(f"cannot read image '{path}' ({describe(exc)})") from None
+    pixels = np.asarray(image, dtype=np.float32).reshape(spec["height"], spec["width"], spec["channels"])
+    mean, std = np.asarray(spec["mean"], np.float32), np.asarray(spec["std"], np.float32)
+    return ((pixels * np.float32(spec["scale"]) - mean) / std).transpose(2, 0, 1).astype(np.float32)
+
+
+def _preprocessing(model_path: Path) -> dict[str, Any]:
+    sidecar = model_path.with_name(model_path.name + ".json")
+    if not model_path.is_file():
+        raise BadInputError(f"{model_path} does not exist; pass a run directory or a file `tk export` wrote")
+    if not sidecar.is_file():
+        raise BadInputError(f"{model_path} has no {sidecar.name} beside it; `tk export` writes one with the "
+                            f"preprocessing and classes the model needs")
+    info = json.loads(sidecar.read_text(encoding="utf-8"))
+    if info.get("task") not in CLASSIFIERS:
+        raise BadInputError(f"tk predict answers through ONNX for classifiers ({', '.join(CLASSIFIERS)}); "
+                            f"{model_path} is a {info.get('task')} model: predict with its run directory")
+    return info
+
+
+def _session(model_path: Path) -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise BadInputError("predicting with an ONNX file needs onnxruntime: pip install 'taskkit[onnx]'") from None
+    return ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+
+
+def _run(session: Any, images: np.ndarray) -> np.ndarray:
+    """Logits for every image; a model exported with a fixed batch gets batches of that size, padded."""
+    fixed = session.get_inputs()[0].shape[0]
+    if not isinstance(fixed, int):
+        return session.run(["logits"], {"images": images})[0]
+    outputs = []
+    for start in range(0, len(images), fixed):
+        chunk = images[start:start + fixed]
+        padded = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - len(chunk), axis=0)])
+        outputs.append(session.run(["logits"], {"images": padded})[0][: len(chunk)])
+    return np.concatenate(outputs)
+
+
+def _print(results: list[dict[str, Any]], as_json: bool) -> None:
+    import typer
+
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    for item in results:
+        shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
+        typer.echo(f"{item['file']}: {shown}")
