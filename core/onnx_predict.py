@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from taskkit.answers import print_top_labels
 from taskkit.errors import BadInputError, describe
 
 CLASSIFIERS = ("classify", "finetune")
@@ -33,7 +34,7 @@ def predict_onnx(model_path: Path, files: list[str], top_k: int, as_json: bool) 
         best = np.argsort(-row, kind="stable")[:k]
         results.append({"file": path, "predictions": [
             {"label": classes[i], "probability": round(float(row[i]), 4)} for i in best]})
-    _print(results, as_json)
+    print_top_labels(results, as_json)
     return results
 
 
@@ -87,14 +88,3 @@ def _run(session: Any, images: np.ndarray) -> np.ndarray:
         padded = np.concatenate([chunk, np.repeat(chunk[-1:], fixed - len(chunk), axis=0)])
         outputs.append(session.run(["logits"], {"images": padded})[0][: len(chunk)])
     return np.concatenate(outputs)
-
-
-def _print(results: list[dict[str, Any]], as_json: bool) -> None:
-    import typer
-
-    if as_json:
-        typer.echo(json.dumps(results, indent=2))
-        return
-    for item in results:
-        shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
-        typer.echo(f"{item['file']}: {shown}")

@@ -10,6 +10,7 @@ import torch
 import typer
 
 from taskkit import drive
+from taskkit.answers import print_top_labels
 from taskkit.augment import parse_spec
 from taskkit.backbone import BackboneWithHead
 from taskkit.checkpoints import load_run_weights
@@ -245,9 +246,4 @@ def predict_files(run_dir: Path, record: dict[str, Any], files: list[str], top_k
         values, indices = row.topk(k)
         results.append({"file": path, "predictions": [
             {"label": spec["classes"][i], "probability": round(float(v), 4)} for v, i in zip(values, indices)]})
-    if as_json:
-        typer.echo(json.dumps(results, indent=2))
-        return
-    for item in results:
-        shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
-        typer.echo(f"{item['file']}: {shown}")
+    print_top_labels(results, as_json)

@@ -1,0 +1,22 @@
+"""How label predictions are shown: one line per input with its top labels, or JSON.
+
+`tk predict` on a run and on an exported ONNX file answer in the same words, so a script
+reading either output does not need to know which one produced it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+
+def print_top_labels(results: list[dict[str, Any]], as_json: bool) -> None:
+    """`results` are `{"file": ..., "predictions": [{"label": ..., "probability": ...}, ...]}`."""
+    if as_json:
+        typer.echo(json.dumps(results, indent=2))
+        return
+    for item in results:
+        shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
+        typer.echo(f"{item['file']}: {shown}")
