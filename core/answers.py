@@ -13,10 +13,11 @@ import typer
 
 
 def print_top_labels(results: list[dict[str, Any]], as_json: bool) -> None:
-    """`results` are `{"file": ..., "predictions": [{"label": ..., "probability": ...}, ...]}`."""
+    """`results` are `{"file": ..., "predictions": [{"label": ..., "probability": ...}, ...]}`,
+    with `"text"` in place of `"file"` for a text."""
     if as_json:
-        typer.echo(json.dumps(results, indent=2))
+        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
     for item in results:
         shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
-        typer.echo(f"{item['file']}: {shown}")
+        typer.echo(f"{item['text'] if 'text' in item else item['file']}: {shown}")

@@ -1,10 +1,11 @@
-"""`tk export RUN --format onnx|torchscript`: a trained image run in a standard format.
+"""`tk export RUN --format onnx|torchscript`: a trained image or text run in a standard format.
 
-The model file gets a JSON beside it with everything a deployment needs to feed it: the
-input's channels, size and layout, the normalisation (pixels / 255, then per-channel mean
-and std), and the class names. The export is then checked against the PyTorch model on
-sample inputs (onnxruntime runs the ONNX file), and the largest difference is reported.
-ONNX uses torch's TorchScript-based exporter, which needs no package beyond `onnx`;
+The model file gets a JSON beside it with everything a deployment needs to feed it: for an
+image run the input's channels, size and layout, the normalisation (pixels / 255, then
+per-channel mean and std), and the class names; for a text run what `taskkit.export_text`
+lists (tokenizer, vocabulary, ids, classes). The export is then checked against the PyTorch
+model on sample inputs (onnxruntime runs the ONNX file), and the largest difference is
+reported. ONNX uses torch's TorchScript-based exporter, which needs no package beyond `onnx`;
 onnxruntime is only needed for the check.
 """
 
@@ -13,6 +14,9 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ from torch import nn
 
 from taskkit.atomic import atomic_write
 from taskkit.errors import BadInputError, describe
+from taskkit.export_text import TEXT_AXES, TEXT_TASKS, text_batches, text_preprocessing
 from taskkit.runs import read_run
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
@@ -37,9 +42,9 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None, dynamic_batch: 
     if fmt not in FORMATS:
         raise BadInputError(f"--format must be onnx or torchscript, got '{fmt}'")
     record = read_run(run_dir)
-    if record["task"] not in IMAGE_TASKS:
-        raise BadInputError(f"tk export takes image runs ({', '.join(IMAGE_TASKS)}); {run_dir} is a "
-                            f"{record['task']} run")
+    if record["task"] not in IMAGE_TASKS + TEXT_TASKS:
+        raise BadInputError(f"tk export takes image runs ({', '.join(IMAGE_TASKS)}) and text runs; {run_dir} is a "
+                            f"{record['task']} run: predict with the run directory itself")
     target = Path(out) if out is not None else Path(run_dir) / f"model{FORMATS[fmt]}"
     sidecar = target.with_name(target.name + ".json")  # model.onnx.json: one per exported file
     for path in (target, sidecar):
@@ -48,15 +53,31 @@ def export_run(run_dir: Path, fmt: str, out: Path | None = None, dynamic_batch: 
     # In eval mode, wrapper and all: a new module starts in training mode, and tracing or exporting
     # it so would record batch statistics instead of BatchNorm's running ones.
     model = _Logits(TASKS.get(record["task"]).load_model(Path(run_dir), record)).eval()
-    spec = record["model"]
-    sample = _sample_inputs(spec, batch=2)
-    (_onnx if fmt == "onnx" else _torchscript)(model, sample, target, dynamic_batch)
-    checks = [sample] + ([_sample_inputs(spec, batch=3, seed=1)] if dynamic_batch else [])
+    text = record["task"] in TEXT_TASKS
+    checks, axes = _checks(record, dynamic_batch)
+    (_onnx if fmt == "onnx" else _torchscript)(model, checks[0], target, axes)
     difference = max(_difference(fmt, target, model, inputs) for inputs in checks)
-    info = preprocessing(record, fmt, target, dynamic_batch)
-    atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8"))
-    return {"model": str(target), "preprocessing": str(sidecar), "format": fmt, "max_abs_difference": difference,
-            "within_tolerance": difference <= TOLERANCE, "checked_batches": [len(c) for c in checks]}
+    info = text_preprocessing(record, fmt, target) if text else preprocessing(record, fmt, target, dynamic_batch)
+    atomic_write(sidecar, lambda tmp: tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n",
+                                                     encoding="utf-8"))
+    result = {"model": str(target), "preprocessing": str(sidecar), "format": fmt, "max_abs_difference": difference,
+              "within_tolerance": difference <= TOLERANCE,
+              "checked_batches": [len(next(iter(c.values()))) for c in checks]}
+    if text:
+        result["checked_lengths"] = [c["lengths"].tolist() for c in checks]
+    return result
+
+
+def _checks(record: dict[str, Any], dynamic_batch: bool) -> tuple[list[dict[str, torch.Tensor]], Any]:
+    """The named inputs an export is checked on (the first is traced) and the axes it leaves dynamic."""
+    spec = record["model"]
+    if record["task"] in TEXT_TASKS:
+        return text_batches(spec), TEXT_AXES
+    checks = [{"images": _sample_inputs(spec, batch=2)}]
+    if not dynamic_batch:
+        return checks, None
+    checks.append({"images": _sample_inputs(spec, batch=3, seed=1)})
+    return checks, {"images": {0: "batch"}, "logits": {0: "batch"}}
 
 
 def preprocessing(record: dict[str, Any], fmt: str, target: Path, dynamic_batch: bool) -> dict[str, Any]:
@@ -86,27 +107,32 @@ class _Logits(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        output = self.model(images)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        output = self.model(*inputs)
         return getattr(output, "logits", output)
 
 
-def _onnx(model: nn.Module, sample: torch.Tensor, target: Path, dynamic_batch: bool) -> None:
-    axes = {"images": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
+def _onnx(model: nn.Module, sample: dict[str, torch.Tensor], target: Path, axes: Any) -> None:
     if importlib.util.find_spec("onnx") is None:  # the exporter writes through it
         raise BadInputError("--format onnx needs onnx: pip install 'taskkit[onnx]'")
     if any(isinstance(m, nn.MaxUnpool2d) for m in model.modules()):  # the exporter would print its graph, then fail
         raise BadInputError("torch's ONNX exporter has no max-unpooling, which this model's segnet decoder uses; "
                             "use --format torchscript")
-    with _quiet_tracing():
+    with _quiet_tracing(), _quiet_native_warnings(), warnings.catch_warnings():
+        # The exporter's cautions (that a recurrent network's batch size may be baked in, that
+        # it folded no constant) are answered by the check after the export, which runs other sizes.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
         _write(target, "ONNX", lambda tmp: torch.onnx.export(
-            model, (sample,), str(tmp), dynamo=False, input_names=["images"], output_names=["logits"],
-            dynamic_axes=axes, opset_version=OPSET))
+            model, tuple(sample.values()), str(tmp), dynamo=False, input_names=list(sample),
+            output_names=["logits"], dynamic_axes=axes, opset_version=OPSET))
 
 
-def _torchscript(model: nn.Module, sample: torch.Tensor, target: Path, dynamic_batch: bool) -> None:
+def _torchscript(model: nn.Module, sample: dict[str, torch.Tensor], target: Path, axes: Any) -> None:
+    """Traced: the trace records the sizes it reads as operations, so a dynamic axis stays dynamic
+    (the check runs the file on other sizes to prove it)."""
     with _quiet_tracing(), torch.no_grad():
-        _write(target, "TorchScript", lambda tmp: torch.jit.trace(model, sample, check_trace=False).save(str(tmp)))
+        _write(target, "TorchScript", lambda tmp: torch.jit.trace(
+            model, tuple(sample.values()), check_trace=False).save(str(tmp)))
 
 
 def _write(target: Path, what: str, write: Any) -> None:
@@ -122,8 +148,6 @@ def _write(target: Path, what: str, write: Any) -> None:
 def _quiet_tracing() -> Any:
     """Tracing warns about shapes it records as constants, as the fixed input size intends, and
     that it is deprecated in favour of torch.export; neither is for the user to act on."""
-    import warnings
-
     stack = contextlib.ExitStack()
     stack.enter_context(warnings.catch_warnings())
     warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -131,18 +155,34 @@ def _quiet_tracing() -> Any:
     return stack
 
 
+@contextlib.contextmanager
+def _quiet_native_warnings() -> Any:
+    """Silence what torch's C++ side prints straight to stderr while exporting: for packed
+    sequences, that shape inference of its packing nodes is missing, which the check after the
+    export shows to be harmless. Errors still arrive, as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @torch.no_grad()
-def _difference(fmt: str, target: Path, model: nn.Module, inputs: torch.Tensor) -> float:
+def _difference(fmt: str, target: Path, model: nn.Module, inputs: dict[str, torch.Tensor]) -> float:
     """Largest absolute difference between the exported model's logits and PyTorch's on `inputs`."""
-    expected = model(inputs)
+    expected = model(*inputs.values())
     if fmt == "torchscript":
         with _quiet_tracing():
-            got = torch.jit.load(str(target))(inputs)
+            got = torch.jit.load(str(target))(*inputs.values())
         return float((got - expected).abs().max())
     try:
         import onnxruntime as ort
     except ImportError:
         raise BadInputError("checking an ONNX export needs onnxruntime: pip install 'taskkit[onnx]'") from None
     session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
-    got = session.run(["logits"], {"images": inputs.numpy()})[0]
+    got = session.run(["logits"], {name: value.numpy() for name, value in inputs.items()})[0]
     return float((torch.from_numpy(got) - expected).abs().max())

@@ -13,11 +13,11 @@ def export_command(
     run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify.")],
     fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
     out: Annotated[Optional[Path], typer.Option("--out", help="The model file to write (default RUN/model.onnx or RUN/model.torchscript.pt); its preprocessing JSON goes beside it.")] = None,
-    dynamic_batch: Annotated[bool, typer.Option("--dynamic-batch", help="Let the exported model take any batch size (checked with two).")] = False,
+    dynamic_batch: Annotated[bool, typer.Option("--dynamic-batch", help="Let an exported image model take any batch size (checked with two); text models always do, and any length.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable results.")] = False,
 ) -> None:
-    """Export a trained image run to ONNX or TorchScript, with its preprocessing recorded beside it,
-    and check the export against the PyTorch model."""
+    """Export a trained image or text run to ONNX or TorchScript, with its preprocessing (for texts,
+    tokenizer and vocabulary) recorded beside it, and check the export against the PyTorch model."""
     from taskkit.export import TOLERANCE, export_run
 
     result = export_run(run, fmt, out, dynamic_batch)
@@ -26,8 +26,10 @@ def export_command(
         return
     typer.echo(f"wrote {result['model']} and {result['preprocessing']}")
     verdict = "within" if result["within_tolerance"] else "ABOVE"
+    lengths = [n for batch in result.get("checked_lengths", []) for n in batch]
+    texts = f" texts of {min(lengths)} to {max(lengths)} tokens" if lengths else ""
     typer.echo(f"largest difference from the PyTorch model: {result['max_abs_difference']:.2e} "
-               f"({verdict} {TOLERANCE:.0e}; batches of {', '.join(map(str, result['checked_batches']))})")
+               f"({verdict} {TOLERANCE:.0e}; batches of {', '.join(map(str, result['checked_batches']))}{texts})")
 
 
 def add_export_command(app: typer.Typer) -> None:

@@ -1,8 +1,9 @@
-"""`tk predict model.onnx IMAGE...`: an exported classifier answering through onnxruntime alone.
+"""`tk predict model.onnx IMAGE...|TEXT...`: an exported classifier answering through onnxruntime alone.
 
 A deployed model should need no torch: this module reads the preprocessing JSON `tk export`
-wrote beside the file, prepares each image with PIL and NumPy as it says, runs the ONNX
-session and prints the top labels as `tk predict RUN` does. Nothing here imports torch.
+wrote beside the file, prepares each image with PIL and NumPy as it says (or each text, with
+`taskkit.onnx_text`), runs the ONNX session and prints the top labels as `tk predict RUN`
+does. Nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -16,23 +17,29 @@ import numpy as np
 from taskkit.answers import print_top_labels
 from taskkit.errors import BadInputError, describe
 
-CLASSIFIERS = ("classify", "finetune")
+CLASSIFIERS = ("classify", "finetune", "text")
 
 
-def predict_onnx(model_path: Path, files: list[str], top_k: int, as_json: bool) -> list[dict[str, Any]]:
-    """Top-k labels with probabilities for each image file, printed like `tk predict RUN`."""
+def predict_onnx(model_path: Path, inputs: list[str], top_k: int | None, as_json: bool) -> list[dict[str, Any]]:
+    """Top-k labels with probabilities for each image file or text, printed like `tk predict RUN`
+    (`top_k` None: 3 for images, 1 for texts, as there)."""
     info = _preprocessing(model_path)
     session = _session(model_path)
-    images = np.stack([prepare(path, info["input"]) for path in files])
-    logits = _run(session, images)
+    text = info["task"] == "text"
+    if text:
+        from taskkit.onnx_text import text_logits
+
+        logits = text_logits(session, info, inputs)
+    else:
+        logits = _run(session, np.stack([prepare(path, info["input"]) for path in inputs]))
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities = shifted / shifted.sum(axis=1, keepdims=True)
     classes = info["classes"]
-    k = max(1, min(top_k, len(classes)))
+    k = max(1, min(top_k or (1 if text else 3), len(classes)))
     results = []
-    for path, row in zip(files, probabilities):
+    for item, row in zip(inputs, probabilities):
         best = np.argsort(-row, kind="stable")[:k]
-        results.append({"file": path, "predictions": [
+        results.append({"text" if text else "file": item, "predictions": [
             {"label": classes[i], "probability": round(float(row[i]), 4)} for i in best]})
     print_top_labels(results, as_json)
     return results

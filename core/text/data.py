@@ -18,6 +18,7 @@ from taskkit.data.time_order import time_column, time_keys, time_splits
 from taskkit.errors import BadInputError
 from taskkit.sequence import UNK_ID
 from taskkit.text.batching import TokenDataset
+from taskkit.text.ids import text_ids
 from taskkit.text.table import TextTable, read_table
 from taskkit.text.vocab import Vocabulary
 
@@ -47,7 +48,7 @@ def natural_order(labels: set[str]) -> list[str]:
 
 def encode(texts: list[str], tokenize: Callable[[str], list[str]], vocab: Vocabulary, max_len: int) -> list[list[int]]:
     """Token ids per text, truncated to `max_len`; a text with no token becomes one unknown token."""
-    return [vocab.encode(tokenize(text)[:max_len]) or [UNK_ID] for text in texts]
+    return [text_ids(tokenize(text), vocab.index, UNK_ID, max_len) for text in texts]
 
 
 def load_text_data(options: dict[str, Any], tokenize: Callable[[str], list[str]],
@@ -74,7 +75,7 @@ def load_text_data(options: dict[str, Any], tokenize: Callable[[str], list[str]]
     tokens = [tokenize(text)[: options["max_len"]] for text in texts]
     if vocab is None:
         vocab = Vocabulary.build((tokens[i] for i in parts["train"]), options["min_freq"], options["max_vocab"])
-    ids = [vocab.encode(t) or [UNK_ID] for t in tokens]
+    ids = [text_ids(t, vocab.index, UNK_ID, options["max_len"]) for t in tokens]
     datasets = {split: TokenDataset([ids[i] for i in idx], targets[idx].tolist()) for split, idx in parts.items()}
     skipped = [s for table in tables.values() for s in table.skipped]
     return TextData(datasets["train"], datasets["val"], datasets["test"], classes, vocab, skipped,

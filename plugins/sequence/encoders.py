@@ -67,11 +67,14 @@ class RecurrentEncoder(nn.Module):
             packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
             packed_outputs, state = self.rnn(packed)
             outputs, _ = pad_packed_sequence(packed_outputs, batch_first=True, total_length=total)
+            exporting = torch.onnx.is_in_onnx_export()
+            summary = self._summary_from_outputs(outputs, lengths) if exporting else self._summary(state)
         else:
             outputs, state = self.rnn(embedded)
             padding = ~real_positions(lengths, total, outputs.device)
             outputs = outputs.masked_fill(padding[..., None], 0.0)
-        return self.dropout(outputs), self.dropout(self._summary(state))
+            summary = self._summary(state)
+        return self.dropout(outputs), self.dropout(summary)
 
     def _summary(self, state: Tensor | tuple[Tensor, Tensor]) -> Tensor:
         """The last layer's final hidden state, directions side by side: `[B, H]`.
@@ -81,6 +84,20 @@ class RecurrentEncoder(nn.Module):
         hidden = state[0] if isinstance(state, tuple) else state
         directions = 2 if self.rnn.bidirectional else 1
         return torch.cat(list(hidden[-directions:]), dim=-1)
+
+    def _summary_from_outputs(self, outputs: Tensor, lengths: Tensor) -> Tensor:
+        """The summary read from the padded outputs (forward at each text's last real token,
+        backward at its first), which hold the very values of the final state.
+
+        torch's ONNX exporter turns a packed network into ONNX recurrent ops with per-text
+        lengths, but fails when nothing reads their outputs, as with the `last` head on one
+        layer; read from the outputs, the summary keeps them in the graph.
+        """
+        at_end = (lengths.to(outputs.device) - 1).view(-1, 1, 1).expand(-1, 1, outputs.shape[-1])
+        forward = outputs.gather(1, at_end)[:, 0, : self.rnn.hidden_size]
+        if not self.rnn.bidirectional:
+            return forward
+        return torch.cat([forward, outputs[:, 0, self.rnn.hidden_size:]], dim=-1)
 
 
 class RNNEncoder(RecurrentEncoder):

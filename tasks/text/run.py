@@ -7,7 +7,6 @@ beside the model spec), so `tk predict` encodes a sentence exactly as training d
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import torch
 import typer
 from torch.utils.data import DataLoader
 
+from taskkit.answers import print_top_labels
 from taskkit.checkpoints import load_run_weights
 from taskkit.errors import BadInputError
 from taskkit.registries import BACKBONES, HEADS, LOSSES, TOKENIZERS
@@ -153,9 +153,4 @@ def predict_texts(run_dir: Path, record: dict[str, Any], texts: list[str], top_k
         values, indices = row.topk(k)
         results.append({"text": text, "predictions": [
             {"label": spec["classes"][i], "probability": round(float(v), 4)} for v, i in zip(values, indices)]})
-    if as_json:
-        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
-        return
-    for item in results:
-        shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
-        typer.echo(f"{item['text']}: {shown}")
+    print_top_labels(results, as_json)
