@@ -111,11 +111,12 @@ class Checkpointer(Callback):
 
     The best weights are those of `weights` where given (the weight average, which is what
     validation scored), else of `objects["model"]`; every object's state goes into last.ckpt.
+    Without `write` (ranks other than 0) it only keeps the best epoch in the state.
     """
 
     def __init__(self, run_dir: Path, objects: dict[str, Any], monitor: str = "val_acc", mode: str = "max",
-                 extra: Callable[[], dict[str, Any]] | None = None, weights: Any = None) -> None:
-        self.run_dir, self.objects, self.monitor, self.mode = run_dir, objects, monitor, mode
+                 extra: Callable[[], dict[str, Any]] | None = None, weights: Any = None, write: bool = True) -> None:
+        self.run_dir, self.objects, self.monitor, self.mode, self.write = run_dir, objects, monitor, mode, write
         self.extra = extra or dict
         self.weights = weights if weights is not None else objects["model"]
 
@@ -126,8 +127,10 @@ class Checkpointer(Callback):
         value = row[self.monitor]
         if self.improved(value, state.best_value):
             state.best_value, state.best_epoch = value, state.epoch
-            save_weights(self.weights.state_dict(), self.run_dir / "model.safetensors")
-        save_state(self.state_dict(state), self.run_dir / "last.ckpt")
+            if self.write:
+                save_weights(self.weights.state_dict(), self.run_dir / "model.safetensors")
+        if self.write:
+            save_state(self.state_dict(state), self.run_dir / "last.ckpt")
 
     def state_dict(self, state: FitState) -> dict[str, Any]:
         saved = {name: obj.state_dict() for name, obj in self.objects.items() if obj is not None}

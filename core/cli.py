@@ -17,10 +17,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from taskkit import __version__, catalog
+from taskkit import __version__, catalog, ranks
 from taskkit.data_cli import data_app
 from taskkit.errors import BadInputError, TaskkitError
 from taskkit.export_cli import add_export_command
+from taskkit.launch import remember_command_line
 from taskkit.plugin_manager import get_manager
 from taskkit.recipe_cli import add_recipe_commands
 from taskkit.registries import TASKS
@@ -150,7 +151,7 @@ def predict_command(
             raise BadInputError("--tta and --out need the run directory; an ONNX file answers with labels only")
         from taskkit.onnx_predict import predict_onnx
 
-        predict_onnx(run, inputs, 3 if top_k is None else top_k, as_json)
+        predict_onnx(run, inputs, top_k, as_json)
         return
     record, task = _run_task(run)
     extra = _tta_option(task, record, tta)
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     pass through it and are printed here as one line with their own exit code.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    remember_command_line(argv)
     _setup_logging()
     try:
         if not _built:
@@ -314,5 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     except TaskkitError as exc:
         if "--debug" in argv:
             raise
+        if not ranks.is_main():  # under torchrun the processes meet the same error: rank 0 tells it
+            sys.exit(exc.exit_code)
         typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
         sys.exit(exc.exit_code)

@@ -39,11 +39,17 @@ def write_config(path: Path, options: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+#: Options a newer one replaced, still read from older config files: old name -> (new name, new value).
+RENAMED = {"amp": ("precision", lambda on: "auto" if on else "32")}
+
+
 def merge_options(defaults: dict[str, Any], explicit: dict[str, Any], from_file: dict[str, Any],
                   source: str = "config") -> dict[str, Any]:
     """Defaults, overridden by the file, overridden by what the command line set explicitly."""
     merged = dict(defaults)
     for key, value in from_file.items():
+        if key not in defaults and key in RENAMED and RENAMED[key][0] in defaults:
+            key, value = RENAMED[key][0], RENAMED[key][1](value)
         if key not in defaults:
             close = difflib.get_close_matches(key, list(defaults), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -91,6 +97,14 @@ def resolve_options(params: dict[str, Any], explicit_names: set[str], defaults: 
 
 
 def command_options(ctx: Any, defaults: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
-    """A task command's resolved options, and the names the user typed (from its Typer context)."""
+    """A task command's resolved options, and the names the user typed (from its Typer context).
+
+    With `devices` above 1 (`--devices N`, or in the config file), the command runs in that
+    many processes through torchrun instead, and this exits with their status.
+    """
+    from taskkit.launch import start_processes_if_asked
+
     explicit = {k for k in ctx.params if ctx.get_parameter_source(k).name == "COMMANDLINE"}
-    return resolve_options(ctx.params, explicit, defaults), explicit
+    options = resolve_options(ctx.params, explicit, defaults)
+    start_processes_if_asked(options)
+    return options, explicit

@@ -64,7 +64,12 @@ def driving(drive: Drive) -> Iterator[Drive]:
 
 
 def check_task_args(command: str, args: list[str]) -> None:
-    """Refuse `--resume` among the task options: each run a driving command starts is new."""
+    """Refuse `--resume` among the task options (each run a driving command starts is new), and
+    several processes (each would drive its own study or folds)."""
+    from taskkit import ranks
+
+    if ranks.distributed():
+        raise BadInputError(f"tk {command} drives its runs from one process; start it without torchrun")
     if any(arg.split("=", 1)[0] == "--resume" for arg in args):
         raise BadInputError(f"tk {command} starts new runs and does not take --resume")
 

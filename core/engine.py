@@ -33,10 +33,13 @@ class StepOptions:
 
     device: torch.device
     amp_dtype: torch.dtype | None = None  # autocast dtype, None for full precision
+    scaler: torch.amp.GradScaler | None = None  # loss scaling for float16 (taskkit.fast_paths)
+    channels_last: bool = False  # images go to the model in NHWC memory order
     accumulate: int = 1  # batches per optimizer step
     clip_grad: float | None = None  # max gradient norm
     check_every: int = 1  # steps between finiteness checks (each is a device sync)
     regularizer: Regularizer | None = None  # mixing, penalty and weight average (taskkit.regularize); None: none
+    reduce: Callable[[Tensor], Tensor] | None = None  # sums a tensor over the processes training together
 
 
 @dataclass
@@ -50,6 +53,7 @@ class FitState:
     best_value: float | None = None
     best_epoch: int | None = None
     stop_reason: str | None = None
+    val_samples: int | None = None  # inputs the last validation scored, over every process
 
 
 class Callback(Protocol):
@@ -83,10 +87,13 @@ def model_loss(outputs: Any, targets: Tensor, loss_fn: Callable) -> tuple[Tensor
     return outputs, loss_fn(outputs, targets)
 
 
-def to_device(value: Any, device: torch.device) -> Any:
-    """A batch's inputs on `device`: a tensor, or a tuple of them (tokens and lengths)."""
+def to_device(value: Any, device: torch.device, channels_last: bool = False) -> Any:
+    """A batch's inputs on `device`: a tensor, or a tuple of them (tokens and lengths); images
+    in NHWC memory order with `channels_last`."""
     if isinstance(value, (tuple, list)):
-        return tuple(to_device(v, device) for v in value)
+        return tuple(to_device(v, device, channels_last) for v in value)
+    if channels_last and value.dim() == 4:
+        return value.to(device, memory_format=torch.channels_last, non_blocking=True)
     return value.to(device, non_blocking=True)
 
 
@@ -127,12 +134,15 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
 
     On the CPU each step's loss is read at once (free there) to check it is finite; on an
     accelerator a flag stays on the device and is read every `check_every` steps, so the
-    loop does not wait on the device after each step.
+    loop does not wait on the device after each step. With several processes (`reduce`),
+    the flag is summed over all of them at each check, so they stop at the same step, and
+    the epoch's sums are added up over all of them at the end.
     """
     model.train()
     device, per_step_scheduler = options.device, not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    regularizer = options.regularizer
-    sync_each_step = options.check_every == 1
+    regularizer, scaler, reduce = options.regularizer, options.scaler, options.reduce
+    sync_each_step = options.check_every == 1 and reduce is None
+    no_sync = getattr(model, "no_sync", None)  # skips the gradient all-reduce of batches that do not step
     total_loss = 0.0 if sync_each_step else torch.zeros((), device=device)
     bad = torch.zeros((), device=device, dtype=torch.bool)
     correct = torch.zeros((), device=device, dtype=torch.long)
@@ -140,14 +150,17 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
     seen, steps = 0, len(loader)
     optimizer.zero_grad(set_to_none=True)
     for step, (inputs, targets) in enumerate(loader, start=1):
-        inputs, targets = to_device(inputs, device), targets.to(device, non_blocking=True)
+        inputs, targets = to_device(inputs, device, options.channels_last), targets.to(device, non_blocking=True)
         if regularizer is not None:
             inputs, targets = regularizer.mix(inputs, targets)
-        with autocast(options):
-            logits, loss = model_loss(call_model(model, inputs), targets, loss_fn)
-        if regularizer is not None:
-            loss = regularizer.add_penalty(loss)
-        (loss / options.accumulate if options.accumulate > 1 else loss).backward()
+        steps_now = step % options.accumulate == 0 or step == steps
+        with (nullcontext() if steps_now or no_sync is None else no_sync()):
+            with autocast(options):
+                logits, loss = model_loss(call_model(model, inputs), targets, loss_fn)
+            if regularizer is not None:
+                loss = regularizer.add_penalty(loss)
+            scaled = loss / options.accumulate if options.accumulate > 1 else loss
+            (scaled if scaler is None else scaler.scale(scaled)).backward()
         if sync_each_step:
             value = loss.item()
             if not math.isfinite(value):
@@ -157,11 +170,17 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
             bad |= ~torch.isfinite(loss.detach())
             total_loss += loss.detach() * len(targets)
             if step % options.check_every == 0:
-                _check_finite(bad, state.epoch + 1, step)
-        if step % options.accumulate == 0 or step == steps:
+                _check_finite(bad if reduce is None else reduce(bad.long()) > 0, state.epoch + 1, step)
+        if steps_now:
             if options.clip_grad:
+                if scaler is not None:
+                    scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), options.clip_grad)
-            optimizer.step()
+            if scaler is None:
+                optimizer.step()
+            else:
+                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+                scaler.update()
             if regularizer is not None:
                 regularizer.after_step()
             optimizer.zero_grad(set_to_none=True)
@@ -174,8 +193,13 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
         seen += len(targets)
         for callback in callbacks:
             callback.on_step(state, step, steps)
+    if reduce is not None:
+        bad = reduce(bad.long()) > 0
+        total_loss, seen, correct, judged = reduce(torch.stack([torch.as_tensor(total_loss, dtype=torch.float64),
+                                                               torch.tensor(seen, dtype=torch.float64),
+                                                               correct.double(), judged.double()]).to(device)).tolist()
     _check_finite(bad, state.epoch + 1, steps)
-    return {"train_loss": float(total_loss) / max(seen, 1), "train_acc": correct.item() / max(int(judged), 1)}
+    return {"train_loss": float(total_loss) / max(seen, 1), "train_acc": float(correct) / max(int(judged), 1)}
 
 
 @dataclass
@@ -183,6 +207,14 @@ class Evaluation:
     loss: float
     logits: Tensor  # on the CPU, in loader order
     targets: Tensor
+    samples: int = 0  # inputs evaluated (texts, not tokens, for a tagger)
+
+    @classmethod
+    def combine(cls, parts: list["Evaluation"]) -> "Evaluation":
+        """One evaluation of the whole set from those of its consecutive shards, in order."""
+        samples = sum(p.samples for p in parts)
+        loss = sum(p.loss * p.samples for p in parts) / max(samples, 1)
+        return cls(loss, torch.cat([p.logits for p in parts]), torch.cat([p.targets for p in parts]), samples)
 
     @property
     def accuracy(self) -> float:
@@ -199,7 +231,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, options: Ste
     model.eval()
     total, seen, all_logits, all_targets = torch.zeros((), device=options.device), 0, [], []
     for inputs, targets in loader:
-        inputs, targets = to_device(inputs, options.device), targets.to(options.device)
+        inputs, targets = to_device(inputs, options.device, options.channels_last), targets.to(options.device)
         with autocast(options):
             logits = call_model(model, inputs)
             total += loss_fn(logits, targets).float() * len(targets)
@@ -211,7 +243,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable, options: Ste
         all_targets.append(targets.cpu())
     logits = torch.cat(all_logits) if all_logits else torch.empty(0)
     targets = torch.cat(all_targets) if all_targets else torch.empty(0, dtype=torch.long)
-    return Evaluation(total.item() / max(seen, 1), logits, targets)
+    return Evaluation(total.item() / max(seen, 1), logits, targets, seen)
 
 
 @torch.no_grad()
@@ -229,20 +261,23 @@ def fit(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, s
         train_loader: Any, val_loader: Any, options: StepOptions, state: FitState,
         callbacks: list[Callback], seed: int,
         on_epoch_start: Callable[[int], None] | None = None, evaluator: Callable = evaluate,
-        scored: nn.Module | None = None) -> FitState:
+        scored: nn.Module | None = None, process: int = 0) -> FitState:
     """Train from `state.epoch` to `state.epochs`, evaluating on validation after each epoch.
 
     Each epoch reseeds every generator from `seed` and the epoch number, so an epoch's
     randomness does not depend on what ran before it: a resumed run repeats exactly.
     `evaluator` is `evaluate` or a task's own with the same signature (segmentation counts
     pixels instead of keeping every logit); its result's `extra_metrics()` join the row.
-    `scored` is the model validation scores when it is not `model` (the weight average).
+    `scored` is the model validation scores when it is not `model` (the weight average, or
+    the plain model inside a compiled or distributed one). `process` (the rank among
+    processes training together) offsets the seed, so that each draws its own dropout and
+    augmentations; the data order comes from the loaders' own generator, alike in all.
     """
     for callback in callbacks:
         callback.on_fit_start(state)
     while state.epoch < state.epochs and state.stop_reason is None:
         started = time.perf_counter()
-        seed_everything(seed * 1000 + state.epoch)
+        seed_everything(seed * 1000 + state.epoch + 1_000_003 * process)
         if on_epoch_start is not None:
             on_epoch_start(state.epoch)
         row = train_one_epoch(model, train_loader, loss_fn, optimizer, scheduler, options, state, callbacks)
@@ -250,6 +285,7 @@ def fit(model: nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer, s
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             scheduler.step(val.loss)
         state.epoch += 1
+        state.val_samples = val.samples
         row = {"epoch": state.epoch, **row, "val_loss": val.loss, "val_acc": val.accuracy, **val.extra_metrics(),
                "lr": optimizer.param_groups[0]["lr"], "time": round(time.perf_counter() - started, 4)}
         state.history.append(row)

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from taskkit import callbacks as cb
-from taskkit import drive
+from taskkit import distributed, drive, fast_paths, ranks
 from taskkit.checkpoints import load_state, load_weights, restore_rng_state
 from taskkit.engine import Evaluation, FitState, StepOptions, evaluate, fit
 from taskkit.errors import BadInputError
@@ -77,7 +77,10 @@ class TrainOptions:
     balance: str = "none"
     seed: int = 0
     device: str = "auto"
-    amp: bool = True
+    precision: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
+    devices: int = 1  # processes started through torchrun (taskkit.launch); the processes themselves see 1 each
     workers: int = 0
     tensorboard: bool = False
     quiet: bool = False
@@ -93,7 +96,8 @@ class TrainOptions:
         return chosen
 
     def validate(self) -> None:
-        positive = {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size, "accumulate": self.accumulate}
+        positive = {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size, "accumulate": self.accumulate,
+                    "devices": self.devices}
         for name, value in positive.items():
             if not value > 0:
                 raise BadInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
@@ -103,6 +107,7 @@ class TrainOptions:
                 raise BadInputError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
         if self.balance not in ("none", "oversample", "class-weights"):
             raise BadInputError(f"--balance must be none, oversample or class-weights, got '{self.balance}'")
+        fast_paths.check_precision(self.precision)
         if not 0 <= self.ema < 1:
             raise BadInputError(f"--ema must be in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -110,8 +115,13 @@ class TrainOptions:
 
 
 def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA, then MPS, then CPU; asking for a missing device is bad input."""
+    """`auto` picks CUDA, then MPS, then CPU; asking for a missing device is bad input.
+
+    Among processes started by torchrun, CUDA means the GPU of this process's local rank.
+    """
     has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if ranks.distributed() and name in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda", ranks.local_rank())
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
     available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": has_mps}
@@ -122,17 +132,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def step_options(options: TrainOptions, device: torch.device, regularizer: Regularizer | None = None) -> StepOptions:
-    """Mixed precision where the device supports it: bfloat16 or float16 on CUDA, none on CPU.
+def step_options(options: TrainOptions, device: torch.device, regularizer: Regularizer | None = None,
+                 scaler: torch.amp.GradScaler | None = None) -> StepOptions:
+    """How steps run: `--precision` (`auto`: mixed on CUDA, float32 elsewhere), `--channels-last`,
+    and, among several processes, their reduction.
 
-    `regularizer` is for training steps only; evaluation never mixes.
+    `regularizer` and `scaler` are for training steps only; evaluation never mixes or scales.
     """
-    amp_dtype = None
-    if options.amp and device.type == "cuda":
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return StepOptions(device=device, amp_dtype=amp_dtype, accumulate=options.accumulate,
+    return StepOptions(device=device, amp_dtype=fast_paths.autocast_dtype(options.precision, device), scaler=scaler,
+                       channels_last=options.channels_last, accumulate=options.accumulate,
                        clip_grad=options.clip_grad or None, check_every=1 if device.type == "cpu" else 50,
-                       regularizer=regularizer)
+                       regularizer=regularizer, reduce=distributed.reduce_sum if ranks.distributed() else None)
 
 
 def class_weights(targets: list[int], num_classes: int) -> list[float]:
@@ -147,7 +157,7 @@ def make_loaders(train: Dataset, val: Dataset, test: Dataset, options: TrainOpti
                  train_targets: list[int], generator: torch.Generator) -> tuple[DataLoader, ...]:
     """Loaders; training shuffles with `generator`, or samples classes evenly with `--balance oversample`."""
     common = {"batch_size": options.batch_size, "num_workers": options.workers,
-              "persistent_workers": options.workers > 0}
+              "persistent_workers": options.workers > 0}  # pinned memory: set in train_and_test, for every loader
     if options.balance == "oversample":
         per_sample = torch.tensor(class_weights(train_targets, max(train_targets) + 1))[train_targets]
         sampler = WeightedRandomSampler(per_sample, len(train_targets), generator=generator)
@@ -168,13 +178,26 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
     generator)` builds the train, val and test loaders where `make_loaders` does not fit
     (text batches by length); the generator is reseeded each epoch either way. `scoring`
     says how validation and test are scored (classification metrics by default).
+
+    Under torchrun every process runs this: each trains a DDP replica on its share of the
+    batches and scores its share of val and test, the scores are joined, and rank 0 alone
+    writes. `--compile` and DDP wrap the model for training only; checkpoints, the weight
+    average and evaluation use `model` itself, so weights keep their names.
     """
+    distributed.start()
     device = resolve_device(options.device)
+    if options.channels_last:
+        fast_paths.to_channels_last(model)
     model.to(device)
     loss_fn.to(device)
     generator = torch.Generator()
     loaders = (loader_factory(options, generator) if loader_factory is not None else
                make_loaders(data.train, data.val, data.test, options, data.train_targets(), generator))
+    for loader in loaders:
+        loader.pin_memory = device.type == "cuda"  # page-locked batches copy to the GPU without a stop
+    if ranks.distributed():
+        loaders = tuple(distributed.shard_loader(loader, train=i == 0) for i, loader in enumerate(loaders))
+    evaluator = distributed.combining(scoring.evaluate) if ranks.distributed() else scoring.evaluate
     state = FitState(epochs=options.epochs)
     saved = load_state(run_dir / "last.ckpt") if resume else None
     if saved is not None:
@@ -187,8 +210,9 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
     scheduler = build_scheduler(options.scheduler, optimizer, epochs=options.epochs,
                                 steps_per_epoch=-(-len(loaders[0]) // options.accumulate),
                                 warmup_epochs=options.warmup_epochs)
+    scaler = fast_paths.grad_scaler(fast_paths.autocast_dtype(options.precision, device), device)
     if saved is not None:
-        _restore(saved, model, optimizer, scheduler)
+        _restore(saved, model, optimizer, scheduler, scaler)
     driven = drive.current()
     if driven is not None and driven.probe is not None:
         setup = Setup(model, loss_fn, optimizer, loaders[0], step_options(options, device), run_dir, options)
@@ -201,15 +225,23 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
         if freezer is not None:
             freezer.on_epoch_start(epoch, optimizer, scheduler)
 
+    trained = fast_paths.compile_model(model, device) if options.compile else model
+    if ranks.distributed():
+        trained = distributed.Replicated(trained, device)
+    scored = average.module if average is not None else None if trained is model else model
     _settle_garbage_collector()
-    fit(model, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device, regularizer),
-        state, _callbacks(options, run_dir, model, optimizer, scheduler, scoring.monitor, average), seed=options.seed,
-        on_epoch_start=on_epoch_start, evaluator=scoring.evaluate, scored=average and average.module)
-    model.load_state_dict(load_weights(run_dir / "model.safetensors"))
-    test = scoring.evaluate(model, loaders[2], loss_fn, step_options(options, device))
+    fit(trained, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device, regularizer, scaler),
+        state, _callbacks(options, run_dir, model, optimizer, scheduler, scoring.monitor, average, scaler),
+        seed=options.seed, on_epoch_start=on_epoch_start, evaluator=evaluator, scored=scored, process=ranks.rank())
+    if ranks.is_main():
+        model.load_state_dict(load_weights(run_dir / "model.safetensors"))
+    distributed.broadcast_module(model)
+    test = evaluator(model, loaders[2], loss_fn, step_options(options, device))
     report = scoring.report(test, data.classes)
     report["loss"] = test.loss
-    _write_results(run_dir, state, report, data.classes, record)
+    record.update(processes=ranks.world_size(), evaluated={"val": state.val_samples, "test": test.samples})
+    if ranks.is_main():
+        _write_results(run_dir, state, report, data.classes, record)
     return report
 
 
@@ -223,14 +255,18 @@ def _settle_garbage_collector() -> None:
     gc.freeze()
 
 
-def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler,
-               monitor: str, average: WeightAverage | None = None) -> list[cb.Callback]:
-    chosen: list[cb.Callback] = [] if options.quiet else [cb.ProgressBar()]
-    chosen.append(cb.CSVLogger(run_dir / "metrics.csv"))
-    if options.tensorboard:
+def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler, monitor: str,
+               average: WeightAverage | None = None, scaler: torch.amp.GradScaler | None = None) -> list[cb.Callback]:
+    """Progress and logs on rank 0 only; the best epoch and early stopping in every process,
+    which see the same joined scores and so decide alike."""
+    main = ranks.is_main()
+    chosen: list[cb.Callback] = [] if options.quiet or not main else [cb.ProgressBar()]
+    if main:
+        chosen.append(cb.CSVLogger(run_dir / "metrics.csv"))
+    if options.tensorboard and main:
         chosen.append(cb.TensorBoardLogger(run_dir / "tensorboard"))
-    objects = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "ema": average}
-    chosen.append(cb.Checkpointer(run_dir, objects, monitor=monitor, weights=average and average.module))
+    objects = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "ema": average, "scaler": scaler}
+    chosen.append(cb.Checkpointer(run_dir, objects, monitor=monitor, weights=average and average.module, write=main))
     if options.patience:
         chosen.append(cb.EarlyStopping(options.patience))
     driven = drive.current()
@@ -239,11 +275,13 @@ def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler
     return chosen
 
 
-def _restore(saved: dict[str, Any], model, optimizer, scheduler) -> None:
+def _restore(saved: dict[str, Any], model, optimizer, scheduler, scaler=None) -> None:
     """Load the last resumable state; the epoch loop reseeds itself, RNG is restored for completeness."""
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
+    if scaler is not None and "scaler" in saved:
+        scaler.load_state_dict(saved["scaler"])
     restore_rng_state(saved["rng"])
 
 

@@ -127,7 +127,7 @@ def test_unparsable_params_are_one_line_errors(capsys, spec, why):
 
 @pytest.mark.parametrize("args, why", [
     (["--param", "lrr=uniform(0,1)"], "has no option 'lrr'; did you mean 'lr'?"),
-    (["--param", "amp=choice(true,false)"], "--amp is an on/off flag"),
+    (["--param", "channels_last=choice(true,false)"], "--channels-last is an on/off flag"),
     (["--param", "out=choice(a,b)"], "is not a hyperparameter"),
     (["--lr", "0.1", "--param", LR], "--lr is also among the task options"),
     (["--param", LR, "--param", "lr=uniform(0,1)"], "only once"),

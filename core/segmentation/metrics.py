@@ -28,6 +28,17 @@ class DenseEvaluation:
     confusion: Tensor
 
     @property
+    def samples(self) -> int:
+        return self.images
+
+    @classmethod
+    def combine(cls, parts: list["DenseEvaluation"]) -> "DenseEvaluation":
+        """One evaluation of the whole set from those of its shards: counts add up."""
+        images = sum(p.images for p in parts)
+        loss = sum(p.loss * p.images for p in parts) / max(images, 1)
+        return cls(loss, images, sum(p.confusion for p in parts))
+
+    @property
     def accuracy(self) -> float:
         total = self.confusion.sum()
         return float(self.confusion.diag().sum() / total) if total else 0.0

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "momentum": 0.9, "scheduler": "warmup+cosine",
     "warmup_epochs": 1.0, "epochs": 15, "batch_size": 32, "clip_grad": 0.0, "accumulate": 1, "patience": 0,
     "mixup": 0.0, "cutmix": 0.0, "l1": 0.0, "ema": 0.0,
-    "seed": 0, "device": "auto", "amp": True, "out": "runs", "name": None, "tensorboard": False, "quiet": False,
+    "seed": 0, "device": "auto", "precision": "auto", "channels_last": False, "compile": False, "devices": 1, "out": "runs", "name": None, "tensorboard": False, "quiet": False,
 }
 
 
@@ -48,7 +48,9 @@ class Classify(RunModuleTask):
         patience: o.Patience = DEFAULTS["patience"], seed: o.Seed = DEFAULTS["seed"],
         mixup: o.Mixup = DEFAULTS["mixup"], cutmix: o.CutMix = DEFAULTS["cutmix"],
         l1: o.L1 = DEFAULTS["l1"], ema: o.Ema = DEFAULTS["ema"],
-        device: o.Device = DEFAULTS["device"], amp: o.Amp = DEFAULTS["amp"],
+        device: o.Device = DEFAULTS["device"],
+        precision: o.Precision = DEFAULTS["precision"], channels_last: o.ChannelsLast = DEFAULTS["channels_last"],
+        compile: o.Compile = DEFAULTS["compile"], devices: o.Devices = DEFAULTS["devices"],
         data_root: o.DataRoot = DEFAULTS["data_root"], val_split: o.ValSplit = DEFAULTS["val_split"],
         test_split: o.TestSplit = DEFAULTS["test_split"], split: o.Split = DEFAULTS["split"],
         time_col: o.TimeCol = DEFAULTS["time_col"], classes: o.Classes = DEFAULTS["classes"],

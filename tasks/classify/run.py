@@ -9,7 +9,7 @@ from typing import Any
 import torch
 import typer
 
-from taskkit import drive
+from taskkit import drive, ranks
 from taskkit.answers import print_top_labels
 from taskkit.augment import parse_spec
 from taskkit.backbone import BackboneWithHead
@@ -122,18 +122,23 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
                  spec: dict[str, Any], data, train_options: TrainOptions, freezer: Any = None,
                  extra: dict[str, Any] | None = None, loader_factory: Any = None,
                  loss_fn: torch.nn.Module | None = None, scoring: Scoring = Scoring()) -> tuple[Path, dict[str, Any]]:
-    """Claim the run directory, write run.json, train and test the assembled model."""
+    """Claim the run directory, write run.json, train and test the assembled model.
+
+    Under torchrun, rank 0 claims the directory and writes in it; the others learn its name."""
+    from taskkit.distributed import from_main
+
     loss_fn = loss_fn or build_loss(options, data.train_targets(), len(data.classes))
-    if data.skipped:
+    if data.skipped and ranks.is_main():
         typer.echo(skipped_warning(data.skipped), err=True)
-    run_dir = _prepare_run_dir(task, options, resume)
+    run_dir = from_main(lambda: _prepare_run_dir(task, options, resume))
     driven = drive.current()
     if driven is not None:
         driven.runs.append(run_dir)
     record = {"task": task, "status": "running", "model": spec, "data": data.source,
               "skipped_files": data.skipped, **(extra or {}), **(driven.record if driven else {}),
               "versions": versions()}
-    write_json(run_dir / "run.json", record)
+    if ranks.is_main():
+        write_json(run_dir / "run.json", record)
     try:
         report = train_and_test(model, loss_fn, data, train_options, run_dir, record, resume=resume is not None,
                                 freezer=freezer, loader_factory=loader_factory, scoring=scoring)
@@ -173,7 +178,9 @@ def _last_good(run_dir: Path) -> str:
 def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool, table: Any = None,
                      summary: Any = None) -> None:
     """The test report as JSON, or as `table(report)` (the classification table by default) and
-    the line `summary(report)` gives, if any, then where the run is."""
+    the line `summary(report)` gives, if any, then where the run is (rank 0 only, under torchrun)."""
+    if not ranks.is_main():
+        return
     if as_json:
         typer.echo(json.dumps({"run": str(run_dir), "test": report}, indent=2))
         return

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "momentum": 0.9, "scheduler": "warmup+cosine",
     "warmup_epochs": 1.0, "epochs": 20, "batch_size": 8, "clip_grad": 0.0, "accumulate": 1, "patience": 0,
     "l1": 0.0, "ema": 0.0,
-    "seed": 0, "device": "auto", "amp": True, "out": "runs", "name": None, "tensorboard": False, "quiet": False,
+    "seed": 0, "device": "auto", "precision": "auto", "channels_last": False, "compile": False, "devices": 1, "out": "runs", "name": None, "tensorboard": False, "quiet": False,
 }
 
 
@@ -49,7 +49,9 @@ class Segment(RunModuleTask):
         clip_grad: o.ClipGrad = DEFAULTS["clip_grad"], accumulate: o.Accumulate = DEFAULTS["accumulate"],
         patience: o.Patience = DEFAULTS["patience"], seed: o.Seed = DEFAULTS["seed"],
         l1: o.L1 = DEFAULTS["l1"], ema: o.Ema = DEFAULTS["ema"],
-        device: o.Device = DEFAULTS["device"], amp: o.Amp = DEFAULTS["amp"],
+        device: o.Device = DEFAULTS["device"],
+        precision: o.Precision = DEFAULTS["precision"], channels_last: o.ChannelsLast = DEFAULTS["channels_last"],
+        compile: o.Compile = DEFAULTS["compile"], devices: o.Devices = DEFAULTS["devices"],
         out: o.Out = Path(DEFAULTS["out"]), name: o.Name = None, config: o.Config = None, resume: o.Resume = None,
         tensorboard: o.TensorBoard = False, quiet: o.Quiet = False, json: o.Json = False,
     ) -> None:

@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "dropout": 0.3, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4, "momentum": 0.9,
     "scheduler": "warmup+cosine", "warmup_epochs": 1.0, "epochs": 10, "batch_size": 32, "clip_grad": 1.0,
     "accumulate": 1, "patience": 0, "l1": 0.0, "ema": 0.0, "bucket": True, "seed": 0, "device": "auto",
-    "amp": True, "out": "runs", "name": None, "tensorboard": False, "quiet": False,
+    "precision": "auto", "compile": False, "devices": 1, "out": "runs", "name": None, "tensorboard": False, "quiet": False,
 }
 
 
@@ -48,7 +48,9 @@ class Tag(RunModuleTask):
         batch_size: o.BatchSize = DEFAULTS["batch_size"], clip_grad: o.ClipGrad = DEFAULTS["clip_grad"],
         accumulate: o.Accumulate = DEFAULTS["accumulate"], patience: o.Patience = DEFAULTS["patience"],
         l1: o.L1 = DEFAULTS["l1"], ema: o.Ema = DEFAULTS["ema"],
-        seed: o.Seed = DEFAULTS["seed"], device: o.Device = DEFAULTS["device"], amp: o.Amp = DEFAULTS["amp"],
+        seed: o.Seed = DEFAULTS["seed"], device: o.Device = DEFAULTS["device"],
+        precision: o.Precision = DEFAULTS["precision"],
+        compile: o.Compile = DEFAULTS["compile"], devices: o.Devices = DEFAULTS["devices"],
         workers: o.Workers = DEFAULTS["workers"], out: o.Out = Path(DEFAULTS["out"]), name: o.Name = None,
         config: o.Config = None, resume: o.Resume = None, tensorboard: o.TensorBoard = False,
         quiet: o.Quiet = False, json: o.Json = False,
