@@ -116,6 +116,7 @@ def test_config_reruns_the_same_run(tk_here, tmp_path):
     assert all((weights[0][k] == weights[1][k]).all() for k in weights[0])
 
 
+@pytest.mark.slow  # the default run kills and resumes a 2-process classify run (test_distributed.py)
 def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     args = [sys.executable, "-m", "taskkit", "classify", "--data", "digits", "--backbone", "lenet",
             "--epochs", "3", "--batch-size", "16", "--quiet", "--device", "cpu", "--out", str(tmp_path)]

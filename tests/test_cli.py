@@ -23,14 +23,14 @@ def test_help_imports_no_torch():
     assert "taskkit.cli" in imported and "torch" not in imported
 
 
-def test_version(tk):
-    result = tk("--version")
+def test_version(tk_here):
+    result = tk_here("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("taskkit 0.1.0 (torch ")
 
 
-def test_info_with_a_typo_exits_2_with_one_line_suggestion(tk):
-    result = tk("info", "focl")
+def test_info_with_a_typo_exits_2_with_one_line_suggestion(tk_here):
+    result = tk_here("info", "focl")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == ["error: unknown component 'focl'; did you mean 'focal'? see `tk list`"]
@@ -48,23 +48,23 @@ def test_unknown_kind_and_debug_traceback(tk):
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
-def test_list_filters_by_kind_and_pattern(tk):
-    rows = json.loads(tk("list", "losses", "*focal", "--json").stdout)
+def test_list_filters_by_kind_and_pattern(tk_here):
+    rows = json.loads(tk_here("list", "losses", "*focal", "--json").stdout)
     assert [(r["name"], r["plugin"]) for r in rows] == [("binary-focal", "losses"), ("focal", "losses")]
-    anywhere = json.loads(tk("list", "cross*", "--json").stdout)
+    anywhere = json.loads(tk_here("list", "cross*", "--json").stdout)
     assert [r["kind"] for r in anywhere] == ["loss"]
-    table = tk("list", "losses")
+    table = tk_here("list", "losses")
     assert table.returncode == 0
     assert "label-smoothing" in table.stdout and "Cross-entropy against targets" in table.stdout
 
 
-def test_info_shows_doc_plugin_and_options(tk):
-    result = tk("info", "focal")
+def test_info_shows_doc_plugin_and_options(tk_here):
+    result = tk_here("info", "focal")
     assert result.returncode == 0
     assert result.stdout.startswith("focal (loss) from plugin 'losses' (taskkit 0.1.0)")
     assert "gamma = 2.0" in result.stdout and "alpha = None" in result.stdout
     assert "(1 - p_t)^gamma" in result.stdout
-    via_alias = json.loads(tk("info", "ce", "--json").stdout)
+    via_alias = json.loads(tk_here("info", "ce", "--json").stdout)
     assert via_alias[0]["name"] == "cross-entropy" and via_alias[0]["aliases"] == ["ce"]
 
 

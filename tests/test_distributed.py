@@ -198,7 +198,8 @@ def test_every_kind_of_loader_trains_in_two_processes(task, tmp_path):
     else:
         torch.save(torchvision.models.resnet18(num_classes=1000).state_dict(), tmp_path / "resnet18.pth")
         args = ["finetune", "--data", "digits", "--classes", "0,1,2", "--backbone", "resnet18", "--weights",
-                str(tmp_path / "resnet18.pth"), "--freeze", "2", "--unfreeze-at", "2", "--epochs", "2"]
+                str(tmp_path / "resnet18.pth"), "--no-small-input", "--img-size", "32", "--freeze", "2",
+                "--unfreeze-at", "2", "--epochs", "2"]
     out = tmp_path / "runs"
     result = subprocess.run([sys.executable, "-m", "taskkit", *args, "--devices", "2", "--quiet", "--out", str(out),
                              "--name", "run"], capture_output=True, text=True, env=_env(), timeout=600)
