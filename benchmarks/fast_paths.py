@@ -10,8 +10,10 @@ where compiling happens (its length is printed separately). Throughput is traini
 per second of epoch time.
 
 On a CPU the default is resnet18 on digits resized to 64x64; on a GPU, pass
-`--backbone resnet50 --img-size 224`. Run: `python benchmarks/fast_paths.py [--epochs 3]
-[--backbone resnet18] [--img-size 64] [--device cpu] [--settings plain,channels-last,...]`.
+`--backbone resnet50 --img-size 224`. A CPU without native bfloat16 (no AVX-512 BF16 or AMX)
+runs bf16-mixed many times slower than float32; `--classes 0,1` shortens each epoch to a fifth
+for such a run. Run: `python benchmarks/fast_paths.py [--epochs 3] [--backbone resnet18]
+[--img-size 64] [--device cpu] [--settings plain,channels-last,...] [--classes 0,1]`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ def tk_epoch_times(args: argparse.Namespace, flags: list[str], out: Path) -> lis
     command = ["classify", "--data", "digits", "--backbone", args.backbone, "--img-size", str(args.img_size),
                "--epochs", str(args.epochs), "--batch-size", str(args.batch_size), "--device", args.device,
                "--precision", "32", *flags, "--out", str(out), "--name", "bench", "--quiet", "--json"]
+    if args.classes:
+        command += ["--classes", args.classes]
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             tk_main(command)
@@ -105,8 +109,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--settings", default=",".join(SETTINGS))
+    parser.add_argument("--classes", help="train on these digits only, e.g. 0,1 (a shorter epoch)")
     args = parser.parse_args()
-    data = load_image_data("digits", img_size=args.img_size, seed=0)
+    data = load_image_data("digits", img_size=args.img_size, seed=0,
+                           keep_classes=args.classes.split(",") if args.classes else None)
     as_tensors = lambda d: TensorDataset(*map(torch.stack, zip(*((x, torch.tensor(y)) for x, y in d))))  # noqa: E731
     train, val = as_tensors(data.train), as_tensors(data.val)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
