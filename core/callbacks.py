@@ -111,7 +111,9 @@ class Checkpointer(Callback):
 
     The best weights are those of `weights` where given (the weight average, which is what
     validation scored), else of `objects["model"]`; every object's state goes into last.ckpt.
-    Without `write` (ranks other than 0) it only keeps the best epoch in the state.
+    Without `write` (ranks other than 0) it only keeps the best epoch in the state. A new
+    run's last.ckpt is written before its first step as well: whenever training stops, there
+    is a checkpoint to resume from.
     """
 
     def __init__(self, run_dir: Path, objects: dict[str, Any], monitor: str = "val_acc", mode: str = "max",
@@ -119,6 +121,11 @@ class Checkpointer(Callback):
         self.run_dir, self.objects, self.monitor, self.mode, self.write = run_dir, objects, monitor, mode, write
         self.extra = extra or dict
         self.weights = weights if weights is not None else objects["model"]
+
+    def on_fit_start(self, state: FitState) -> None:
+        """A checkpoint before the first step, so a run stopped in its first epoch resumes too."""
+        if self.write and not (self.run_dir / "last.ckpt").exists():
+            save_state(self.state_dict(state), self.run_dir / "last.ckpt")
 
     def improved(self, value: float, best: float | None) -> bool:
         return best is None or (value > best if self.mode == "max" else value < best)

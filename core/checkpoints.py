@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from taskkit.atomic import atomic_write
-from taskkit.errors import BadInputError
+from taskkit.errors import BadInputError, describe
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
@@ -27,7 +27,12 @@ def save_weights(state_dict: dict[str, torch.Tensor], path: Path, metadata: dict
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    return load_file(str(path))
+    """A safetensors file's tensors. The format holds tensors and nothing else, so reading it
+    never runs code; anything else in its place (a pickle, a cut-off write) is bad input."""
+    try:
+        return load_file(str(path))
+    except Exception as exc:
+        raise BadInputError(f"{path} is not a readable safetensors file ({describe(exc)})") from None
 
 
 def load_run_weights(model: torch.nn.Module, run_dir: Path) -> torch.nn.Module:

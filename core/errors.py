@@ -49,6 +49,16 @@ class TrainingError(TaskkitError):
     """Training could not go on (a NaN loss, a device failure); exit code 1."""
 
 
+class Interrupted(TaskkitError):
+    """Ctrl-C (SIGINT) during training; the last checkpoint is kept for `--resume` (exit code 130)."""
+
+    exit_code = 130
+
+
+class WriteError(TrainingError):
+    """The storage refused a write (full disk, quota); the file it would have replaced is intact (exit code 1)."""
+
+
 def _quoted_choices(names: list[str]) -> str:
     quoted = [f"'{n}'" for n in names]
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]

@@ -9,14 +9,18 @@ which is why plugins load lazily and only once.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import fnmatch
 import inspect
+import logging
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from taskkit.errors import ComponentOptionError, DuplicateComponentError, UnknownComponentError
+
+log = logging.getLogger("taskkit")
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -43,6 +47,7 @@ class Entry(Generic[T]):
     kind: str
     plugin: str
     aliases: tuple[str, ...] = field(default=())
+    replaces: str | None = None  # the plugin whose entry of the same name this one replaced
 
     @property
     def doc(self) -> str:
@@ -89,7 +94,11 @@ class Registry(Generic[T]):
             for label in (key, *entry.aliases):
                 self._check_free(label, entry.plugin, override)
             if override:
-                self._remove(key)
+                replaced = self._remove(key)
+                if replaced is not None and replaced.plugin != entry.plugin:
+                    entry = dataclasses.replace(entry, replaces=replaced.plugin)
+                    log.warning("plugin '%s' replaces %s '%s' of plugin '%s'", entry.plugin, self.kind, key,
+                                replaced.plugin)
             self._entries[key] = entry
             self._aliases.update({alias: key for alias in entry.aliases})
             return factory
@@ -101,10 +110,11 @@ class Registry(Generic[T]):
         if owner is not None and not override:
             raise DuplicateComponentError(self.kind, label, owner.plugin, plugin)
 
-    def _remove(self, name: str) -> None:
+    def _remove(self, name: str) -> Entry[T] | None:
         old = self._entries.pop(name, None)
         for alias in old.aliases if old else ():
             self._aliases.pop(alias, None)
+        return old
 
     def _ensure_filled(self) -> None:
         if not self._filled:

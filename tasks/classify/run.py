@@ -17,7 +17,7 @@ from taskkit.checkpoints import load_run_weights
 from taskkit.config import read_config, write_config
 from taskkit.data import load_image_data, load_image_for_prediction
 from taskkit.data.time_order import time_column
-from taskkit.errors import BadInputError, TrainingError
+from taskkit.errors import BadInputError, Interrupted, TrainingError
 from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.runs import claim_run_dir, versions, write_json
 from taskkit.sequence import require_modality
@@ -144,7 +144,25 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
                                 freezer=freezer, loader_factory=loader_factory, scoring=scoring)
     except TrainingError as exc:
         raise TrainingError(f"{exc}; {_last_good(run_dir)}") from None
+    except KeyboardInterrupt:
+        raise _interrupted(task, run_dir, record) from None
     return run_dir, report
+
+
+def _interrupted(task: str, run_dir: Path, record: dict[str, Any]) -> Interrupted:
+    """Ctrl-C: the run is marked interrupted, and the error says how to go on from its last checkpoint."""
+    from taskkit.checkpoints import load_state
+
+    record["status"] = "interrupted"
+    if ranks.is_main():
+        write_json(run_dir / "run.json", record)
+    try:
+        epoch = load_state(run_dir / "last.ckpt")["fit"]["epoch"]
+    except BadInputError:
+        return Interrupted(f"interrupted before the first checkpoint of {run_dir}; start the run again")
+    done = f"after epoch {epoch}" if epoch else "at its start"
+    return Interrupted(f"interrupted; {run_dir}/last.ckpt holds the run {done}: continue with "
+                       f"`tk {task} --resume {run_dir}`")
 
 
 def skipped_warning(skipped: list[tuple], shown: int = 3) -> str:

@@ -1,0 +1,172 @@
+"""Promises every training run keeps: no code from a file runs, a full disk or Ctrl-C loses nothing."""
+
+import os
+import resource
+import signal
+import threading
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import one_line_error, tk_in_process
+from taskkit.checkpoints import load_state
+from taskkit.runs import claim_run_dir
+
+FAST = ["classify", "--data", "digits", "--classes", "0,1,2", "--epochs", "3", "--batch-size", "32", "--quiet",
+        "--device", "cpu"]
+
+
+class Payload:
+    """Unpickling this runs a shell command that leaves a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def plant(path, marker):
+    torch.save({"model": {"weight": Payload(marker)}, "state_dict": Payload(marker)}, path)
+    return path
+
+
+def test_the_planted_payload_is_live(tmp_path):
+    """The control: unpickled without tk's guard, the file does run its code."""
+    marker = tmp_path / "ran"
+    torch.load(plant(tmp_path / "evil.pth", marker), weights_only=False)
+    assert marker.exists()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from taskkit.cli import main
+
+    out = tmp_path_factory.mktemp("runs")
+
+    with pytest.raises(SystemExit) as done:
+        main([*FAST, "--epochs", "1", "--out", str(out), "--name", "good"])
+    assert done.value.code == 0
+    return out / "good"
+
+
+def test_a_pickle_payload_in_weights_a_checkpoint_or_a_run_is_refused_and_never_runs(capsys, tmp_path, run):
+    import shutil
+
+    marker = tmp_path / "ran"
+    weights = plant(tmp_path / "evil.pth", marker)
+    line = one_line_error(capsys, "finetune", "--weights", str(weights), "--backbone", "resnet18", *FAST[1:])
+    assert "evil.pth is not a readable weights file" in line and "UnpicklingError" in line
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    plant(resumed / "last.ckpt", marker)
+    line = one_line_error(capsys, "classify", "--resume", str(resumed))
+    assert "last.ckpt is not a readable checkpoint" in line
+    planted = tmp_path / "planted"
+    shutil.copytree(run, planted)
+    plant(planted / "model.safetensors", marker)
+    for args in (["eval", str(planted)], ["predict", str(planted), str(tmp_path / "evil.pth")],
+                 ["finetune", "--weights", str(planted), *FAST[1:]]):
+        line = one_line_error(capsys, *args)
+        assert "model.safetensors is not a readable" in line, args
+    assert not marker.exists()
+
+
+def _fill_the_disk_at(monkeypatch, call):
+    """Make the `call`-th checkpoint write run into a 4 KiB file size limit: a real failed write
+    through torch's own writer, as a full disk gives, with the limit lifted afterwards."""
+    import taskkit.checkpoints
+
+    real_save, calls = torch.save, []
+
+    def save(obj, f, *args, **kwargs):
+        calls.append(f)
+        if len(calls) != call:
+            return real_save(obj, f, *args, **kwargs)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+        try:
+            return real_save(obj, f, *args, **kwargs)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, previous)
+
+    monkeypatch.setattr(taskkit.checkpoints.torch, "save", save)
+
+
+def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_exits_1(capsys, tmp_path, monkeypatch):
+    _fill_the_disk_at(monkeypatch, call=3)  # the start, epoch 1, then epoch 2's last.ckpt
+    code, _, err = tk_in_process(capsys, *FAST, "--out", str(tmp_path), "--name", "full")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"error: could not write {tmp_path / 'full' / 'last.ckpt'}")
+    assert "its previous version is kept; the last good checkpoint is" in lines[0]
+    assert load_state(tmp_path / "full" / "last.ckpt")["fit"]["epoch"] == 1
+    assert not [p for p in (tmp_path / "full").iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.undo()
+    code, _, err = tk_in_process(capsys, "classify", "--resume", str(tmp_path / "full"), "--quiet")
+    assert code == 0, err
+    assert load_state(tmp_path / "full" / "last.ckpt")["fit"]["epoch"] == 3
+
+
+def _interrupt_at_step(monkeypatch, step):
+    """Send this process a real SIGINT at the `step`-th optimizer step, as Ctrl-C does."""
+    real_step, calls = torch.optim.AdamW.step, []
+
+    def step_then_interrupt(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == step:
+            signal.raise_signal(signal.SIGINT)
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step_then_interrupt)
+
+
+@pytest.mark.parametrize("step", [3, 20])  # in epoch 1, before any epoch ended; in epoch 2
+def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_uninterrupted_weights(capsys, tmp_path, monkeypatch, step):
+    code, _, err = tk_in_process(capsys, *FAST, "--out", str(tmp_path), "--name", "whole")
+    assert code == 0, err
+    _interrupt_at_step(monkeypatch, step)  # 3 classes: 14 steps an epoch
+    code, _, err = tk_in_process(capsys, *FAST, "--out", str(tmp_path), "--name", "stopped")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 130 and len(lines) == 1, err
+    done = "at its start" if step < 14 else "after epoch 1"
+    assert lines[0] == (f"error: interrupted; {tmp_path / 'stopped'}/last.ckpt holds the run {done}: "
+                        f"continue with `tk classify --resume {tmp_path / 'stopped'}`")
+    monkeypatch.undo()
+    code, _, err = tk_in_process(capsys, "classify", "--resume", str(tmp_path / "stopped"), "--quiet")
+    assert code == 0, err
+    whole, resumed = (load_file(tmp_path / n / "model.safetensors") for n in ("whole", "stopped"))
+    assert all(whole[k].equal(resumed[k]) for k in whole)
+
+
+def test_runs_started_at_once_with_one_name_get_directories_of_their_own(tmp_path):
+    claimed, start = [], threading.Barrier(8)
+
+    def claim():
+        start.wait()
+        claimed.append(claim_run_dir(tmp_path, "same"))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(p.name for p in claimed) == sorted(["same"] + [f"same-{n}" for n in range(2, 9)])
+
+
+def test_a_plugin_replacing_a_builtin_says_so(tk, tmp_path):
+    module = tmp_path / "shadow.py"
+    module.write_text(
+        "from taskkit import hookimpl\n"
+        "import torch\n\n"
+        "@hookimpl\n"
+        "def tk_register_losses(losses):\n"
+        "    @losses.register('focal', override=True)\n"
+        "    class Focal(torch.nn.Module):\n"
+        "        '''Not the focal loss.'''\n")
+    result = tk("list", "losses", "focal", env={"TK_PLUGINS": str(module)})
+    assert result.returncode == 0
+    assert "warning: plugin 'shadow' replaces loss 'focal' of plugin 'losses'" in result.stderr
