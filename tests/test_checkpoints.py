@@ -5,7 +5,7 @@ import torch
 
 from taskkit import checkpoints
 from taskkit.atomic import atomic_write
-from taskkit.errors import BadInputError
+from taskkit.errors import BadInputError, WriteError
 
 
 def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -19,7 +19,7 @@ def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(checkpoints.torch, "save", crash)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(WriteError, match=r"could not write .*last.ckpt \(No space left on device\); its previous"):
         checkpoints.save_state({"epoch": 2, "w": torch.zeros(4)}, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary file left behind

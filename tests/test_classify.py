@@ -122,7 +122,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
             "--epochs", "3", "--batch-size", "16", "--quiet", "--device", "cpu", "--out", str(tmp_path)]
     subprocess.run([*args, "--name", "whole"], check=True, capture_output=True)
     victim = subprocess.Popen([*args, "--name", "killed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(tmp_path / "killed" / "last.ckpt", victim)
+    wait_for(tmp_path / "killed" / "metrics.csv", victim)
     time.sleep(0.2)  # well inside epoch 2
     victim.send_signal(signal.SIGKILL)
     victim.wait()

@@ -54,12 +54,29 @@ def test_torchrun_writes_one_run_scored_on_the_whole_splits(two_process_run):
     assert record["metrics"]["test"]["accuracy"] > 0.8
 
 
+def test_a_two_process_run_resumes_and_continues(two_process_run, tmp_path):
+    import shutil
+
+    whole_out, _ = two_process_run
+    shutil.copytree(whole_out / "whole", tmp_path / "more")
+    resumed = subprocess.run([*TORCHRUN, "-m", "taskkit", "classify", "--resume", str(tmp_path / "more"),
+                              "--epochs", "4", "--quiet"], capture_output=True, text=True, env=_env(), timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    rows = list(csv.DictReader(open(tmp_path / "more" / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    first = list(csv.DictReader(open(whole_out / "whole" / "metrics.csv")))
+    assert rows[:3] == first  # the three epochs it had are kept as they were
+    record = json.loads((tmp_path / "more" / "run.json").read_text())
+    assert record["epochs_run"] == 4 and record["processes"] == 2
+
+
+@pytest.mark.slow
 def test_a_killed_two_process_run_resumes_to_the_same_weights(two_process_run, tmp_path):
     whole_out, _ = two_process_run
     victim = subprocess.Popen([*TORCHRUN, "-m", "taskkit", *DIGITS, "--out", str(tmp_path), "--name", "killed"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
                               start_new_session=True)
-    wait_for(tmp_path / "killed" / "last.ckpt", victim, timeout=300)
+    wait_for(tmp_path / "killed" / "metrics.csv", victim, timeout=300)
     os.killpg(victim.pid, signal.SIGKILL)  # torchrun and both processes, mid-epoch 2
     victim.wait()
     assert len(list(csv.DictReader(open(tmp_path / "killed" / "metrics.csv")))) < 3

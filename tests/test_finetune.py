@@ -156,7 +156,7 @@ def test_resume_across_an_unfreezing_matches_an_uninterrupted_run(tmp_path, lene
             "--quiet", "--device", "cpu", "--out", str(tmp_path)]
     subprocess.run([*args, "--name", "whole"], check=True, capture_output=True)
     victim = subprocess.Popen([*args, "--name", "killed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(tmp_path / "killed" / "last.ckpt", victim)
+    wait_for(tmp_path / "killed" / "metrics.csv", victim)
     victim.send_signal(signal.SIGKILL)  # inside epoch 2, the first with conv2 unfrozen
     victim.wait()
     assert len(list(csv.DictReader(open(tmp_path / "killed" / "metrics.csv")))) == 1

@@ -157,16 +157,13 @@ def test_runs_started_at_once_with_one_name_get_directories_of_their_own(tmp_pat
     assert sorted(p.name for p in claimed) == sorted(["same"] + [f"same-{n}" for n in range(2, 9)])
 
 
-def test_a_plugin_replacing_a_builtin_says_so(tk, tmp_path):
-    module = tmp_path / "shadow.py"
-    module.write_text(
-        "from taskkit import hookimpl\n"
-        "import torch\n\n"
-        "@hookimpl\n"
-        "def tk_register_losses(losses):\n"
-        "    @losses.register('focal', override=True)\n"
-        "    class Focal(torch.nn.Module):\n"
-        "        '''Not the focal loss.'''\n")
-    result = tk("list", "losses", "focal", env={"TK_PLUGINS": str(module)})
-    assert result.returncode == 0
-    assert "warning: plugin 'shadow' replaces loss 'focal' of plugin 'losses'" in result.stderr
+def test_a_plugin_replacing_a_builtin_says_so(caplog):
+    from taskkit.registry import Registry, registering_as
+
+    losses = Registry("loss", "losses")
+    with registering_as("losses"):
+        losses.register("focal")(object)
+    with registering_as("shadow"), caplog.at_level("WARNING", logger="taskkit"):
+        losses.register("focal", override=True)(dict)
+    assert [r.getMessage() for r in caplog.records] == ["plugin 'shadow' replaces loss 'focal' of plugin 'losses'"]
+    assert losses.get("focal") is dict and losses.entry("focal").replaces == "losses"

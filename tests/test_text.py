@@ -75,8 +75,6 @@ def test_texts_are_truncated_to_max_len_and_an_empty_one_is_one_unknown_token():
 def test_a_plugin_tokenizer_trains_and_predicts(tk, tmp_path, plugin_data):
     corpus = write_reviews(tmp_path / "reviews.csv", count=300)
     env = {"TK_PLUGINS": str(plugin_data / "whitespace_tokenizer.py")}
-    listed = tk("list", "tokenizers", "--json", env=env)
-    assert {row["name"]: row["plugin"] for row in json.loads(listed.stdout)}["whitespace"] == "whitespace_tokenizer"
     trained = tk("text", "--data", str(corpus), "--tokenizer", "whitespace", "--hidden", "8", "--epochs", "1",
                  "--quiet", "--out", str(tmp_path), "--name", "ws", env=env)
     assert trained.returncode == 0, trained.stderr
@@ -236,7 +234,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
             "--quiet", "--device", "cpu", "--out", str(tmp_path)]
     subprocess.run([*args, "--name", "whole"], check=True, capture_output=True)
     victim = subprocess.Popen([*args, "--name", "killed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(tmp_path / "killed" / "last.ckpt", victim)
+    wait_for(tmp_path / "killed" / "metrics.csv", victim)
     time.sleep(0.2)
     victim.send_signal(signal.SIGKILL)
     victim.wait()

@@ -91,7 +91,14 @@ def _published_backbones() -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("name", _published_backbones())
+def _slow_when_repeating(names: list[str]) -> list:
+    """vgg13 and vgg16, plain and with BatchNorm, map their names as vgg11 and vgg11_bn do; building
+    each 130-million-parameter reference takes seconds, so they run with the slow tests."""
+    repeats = {"vgg13", "vgg13_bn", "vgg16", "vgg16_bn"}
+    return [pytest.param(n, marks=pytest.mark.slow) if n in repeats else n for n in names]
+
+
+@pytest.mark.parametrize("name", _slow_when_repeating(_published_backbones()))
 def test_each_builtin_takes_the_torchvision_checkpoint_it_names(name):
     """What `tk finetune` without --weights downloads, built here with random values instead."""
     backbone = BACKBONES.build(name, img_size=224, small_input=False)
