@@ -44,16 +44,39 @@ def load_run_weights(model: torch.nn.Module, run_dir: Path) -> torch.nn.Module:
     weights = Path(run_dir) / "model.safetensors"
     if not weights.is_file():
         raise BadInputError(f"{run_dir} has no model.safetensors; it has not finished an epoch")
-    try:
-        model.load_state_dict(load_weights(weights))
-    except RuntimeError as exc:
-        raise BadInputError(f"{weights} does not fit the model in run.json ({str(exc).splitlines()[0]})") from None
+    load_fitting(model, load_weights(weights), weights, "the model in run.json")
     return model.eval()
+
+
+def load_fitting(model: torch.nn.Module, state: dict[str, torch.Tensor], source: Path | str, expected: str) -> None:
+    """Load `state` into `model`, or say in one line how it differs: a file copied from another
+    task's or another architecture's run would otherwise fail in torch's many-line message."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    if len(missing) == len(own):
+        detail = f"none of its {len(own)} tensors is in the file (which has e.g. {', '.join(list(state)[:3]) or 'nothing'})"
+    elif missing:
+        detail = f"{len(missing)} of its {len(own)} tensors are not in the file, e.g. {', '.join(missing[:3])}"
+    elif extra:
+        detail = f"the file has {len(extra)} tensors it does not, e.g. {', '.join(extra[:3])}"
+    else:
+        wrong = next((k for k, t in own.items() if tuple(state[k].shape) != tuple(t.shape)), None)
+        if wrong is None:
+            model.load_state_dict(state)
+            return
+        shape = lambda t: "x".join(map(str, t.shape)) or "a scalar"  # noqa: E731
+        detail = f"{wrong} is {shape(state[wrong])} in the file but {shape(own[wrong])} in the model"
+    raise BadInputError(f"{source} does not fit {expected}: {detail}; was it written by another run?")
 
 
 def save_state(state: dict[str, Any], path: Path) -> None:
     """Write resumable training state (model, optimizer, scheduler, RNG, epoch)."""
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+#: What `_restore` needs from a last.ckpt, besides the optional EMA and gradient scaler.
+RESUMABLE_KEYS = ("model", "optimizer", "scheduler", "rng", "fit")
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -64,6 +87,17 @@ def load_state(path: Path) -> dict[str, Any]:
         raise BadInputError(f"no checkpoint at {path}") from None
     except Exception as exc:
         raise BadInputError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+
+
+def load_training_state(path: Path) -> dict[str, Any]:
+    """A run's last.ckpt, checked to hold everything resuming restores (another file put in its
+    place would otherwise fail on a missing key)."""
+    saved = load_state(path)
+    absent = [k for k in RESUMABLE_KEYS if not isinstance(saved, dict) or k not in saved]
+    if absent:
+        raise BadInputError(f"{path} is not a tk training checkpoint (it has no '{absent[0]}'); "
+                            f"resume from the last.ckpt a run wrote")
+    return saved
 
 
 def rng_state() -> dict[str, Any]:

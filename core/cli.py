@@ -25,6 +25,7 @@ from taskkit.launch import remember_command_line
 from taskkit.plugin_manager import get_manager
 from taskkit.recipe_cli import add_recipe_commands
 from taskkit.registries import TASKS
+from taskkit.user_text import read_user_text
 
 log = logging.getLogger("taskkit")
 
@@ -141,7 +142,7 @@ def predict_command(
     if from_file is not None:
         if not from_file.is_file():
             raise BadInputError(f"--file {from_file} does not exist")
-        inputs += [line for line in from_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        inputs += [line for line in read_user_text(from_file, hint="save it as UTF-8").splitlines() if line.strip()]
     if not inputs:
         raise BadInputError("nothing to predict: give inputs after the run directory, or --file with one per line")
     if top_k is not None and top_k < 1:

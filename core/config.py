@@ -14,6 +14,7 @@ import yaml
 
 from taskkit.atomic import atomic_write
 from taskkit.errors import BadInputError
+from taskkit.user_text import read_user_text
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -22,7 +23,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise BadInputError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_user_text(path, hint="save it as UTF-8"))
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
@@ -79,10 +80,12 @@ def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
 META_OPTIONS = ("config", "resume", "json")
 
 
-def resolve_options(params: dict[str, Any], explicit_names: set[str], defaults: dict[str, Any]) -> dict[str, Any]:
+def resolve_options(params: dict[str, Any], explicit_names: set[str], defaults: dict[str, Any],
+                    command: str | None = None) -> dict[str, Any]:
     """A command's options: defaults, then `--config` (or the resumed run's config.yaml), then the command line.
 
-    `params` are the command's parsed parameters and `explicit_names` those the user typed.
+    `params` are the command's parsed parameters and `explicit_names` those the user typed;
+    `command` (the task's command) must be the one that started a resumed run.
     """
     explicit = {k: v for k, v in params.items() if k in explicit_names and k not in META_OPTIONS}
     explicit = {k: str(v) if isinstance(v, Path) else v for k, v in explicit.items()}
@@ -90,10 +93,24 @@ def resolve_options(params: dict[str, Any], explicit_names: set[str], defaults: 
         source = Path(params["resume"]) / "config.yaml"
         if not source.is_file():
             raise BadInputError(f"{params['resume']} is not a run directory (it has no config.yaml)")
+        if command is not None:
+            _check_resumed_task(Path(params["resume"]), command)
     else:
         source = params.get("config")
     from_file = read_config(source) if source else {}
     return merge_options(defaults, explicit, from_file, source=str(source))
+
+
+def _check_resumed_task(run: Path, command: str) -> None:
+    """Another task's config would otherwise fail on its first option this task does not have."""
+    import json
+
+    try:
+        task = json.loads((run / "run.json").read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError):
+        return  # no record to go by: the config's own options are checked next
+    if isinstance(task, str) and task != command:
+        raise BadInputError(f"{run} is a {task} run, not a {command} run; continue it with `tk {task} --resume {run}`")
 
 
 def command_options(ctx: Any, defaults: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
@@ -105,6 +122,6 @@ def command_options(ctx: Any, defaults: dict[str, Any]) -> tuple[dict[str, Any],
     from taskkit.launch import start_processes_if_asked
 
     explicit = {k for k in ctx.params if ctx.get_parameter_source(k).name == "COMMANDLINE"}
-    options = resolve_options(ctx.params, explicit, defaults)
+    options = resolve_options(ctx.params, explicit, defaults, ctx.command.name)
     start_processes_if_asked(options)
     return options, explicit

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from taskkit import callbacks as cb
 from taskkit import distributed, drive, fast_paths, ranks
-from taskkit.checkpoints import load_state, load_weights, restore_rng_state
+from taskkit.checkpoints import load_fitting, load_training_state, load_weights, restore_rng_state
 from taskkit.engine import Evaluation, FitState, StepOptions, evaluate, fit
 from taskkit.errors import BadInputError
 from taskkit.metrics import classification_report
@@ -199,7 +199,7 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
         loaders = tuple(distributed.shard_loader(loader, train=i == 0) for i, loader in enumerate(loaders))
     evaluator = distributed.combining(scoring.evaluate) if ranks.distributed() else scoring.evaluate
     state = FitState(epochs=options.epochs)
-    saved = load_state(run_dir / "last.ckpt") if resume else None
+    saved = load_training_state(run_dir / "last.ckpt") if resume else None
     if saved is not None:
         for key, value in saved["fit"].items():
             setattr(state, key, value)
@@ -212,7 +212,7 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
                                 warmup_epochs=options.warmup_epochs)
     scaler = fast_paths.grad_scaler(fast_paths.autocast_dtype(options.precision, device), device)
     if saved is not None:
-        _restore(saved, model, optimizer, scheduler, scaler)
+        _restore(saved, run_dir, model, optimizer, scheduler, scaler)
     driven = drive.current()
     if driven is not None and driven.probe is not None:
         setup = Setup(model, loss_fn, optimizer, loaders[0], step_options(options, device), run_dir, options)
@@ -275,9 +275,9 @@ def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler
     return chosen
 
 
-def _restore(saved: dict[str, Any], model, optimizer, scheduler, scaler=None) -> None:
+def _restore(saved: dict[str, Any], run_dir: Path, model, optimizer, scheduler, scaler=None) -> None:
     """Load the last resumable state; the epoch loop reseeds itself, RNG is restored for completeness."""
-    model.load_state_dict(saved["model"])
+    load_fitting(model, saved["model"], run_dir / "last.ckpt", "this run's model")
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     if scaler is not None and "scaler" in saved:

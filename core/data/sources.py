@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 
 from taskkit.data.images import is_image_file
 from taskkit.errors import BadInputError
+from taskkit.user_text import read_user_text
 
 NAMED = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100")
 _ALIASES = {"fashionmnist": "fashion-mnist", "fashion_mnist": "fashion-mnist", "cifar-10": "cifar10",
@@ -245,35 +247,41 @@ def read_manifest(path: str, time_col: str | None = None) -> list[tuple[int, str
 
 
 def _read_csv(path: str, time_col: str | None) -> list[tuple[int, str, str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        columns = [c.strip() for c in reader.fieldnames or []]
+    """Rows numbered by the line each starts on, so a quoted multi-line cell above a bad row
+    does not shift the line an error names."""
+    reader = csv.reader(io.StringIO(read_user_text(path, hint="save it as UTF-8"), newline=""))
+    try:
+        header = next(reader, [])
+        columns = [c.strip() for c in header]
         _require_columns(path, columns, "columns", "a header line `path,label`", time_col=time_col)
-        reader.fieldnames = columns
-        rows = []
-        for row in reader:
-            rows.append((reader.line_num, (row.get("path") or "").strip(), (row.get("label") or "").strip(),
-                         (row.get(time_col) or "").strip() if time_col else ""))
-        return rows
+        wanted = [columns.index(c) for c in ("path", "label", *([time_col] if time_col else []))]
+        rows, start = [], reader.line_num + 1
+        for values in reader:
+            if values:
+                cells = [values[i].strip() if i < len(values) else "" for i in wanted]
+                rows.append((start, cells[0], cells[1], cells[2] if time_col else ""))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise BadInputError(f"manifest '{path}' is not valid CSV near line {reader.line_num} ({exc})") from None
+    return rows
 
 
 def _read_jsonl(path: str, time_col: str | None) -> list[tuple[int, str, str, str]]:
     rows = []
-    with open(path, encoding="utf-8-sig") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise BadInputError(f"manifest '{path}' line {line} is not valid JSON ({exc.msg}); "
-                                    f"write one {{\"path\": ..., \"label\": ...}} object per line") from None
-            if not isinstance(record, dict):
-                raise BadInputError(f"manifest '{path}' line {line} is not a JSON object; "
-                                    f"write one {{\"path\": ..., \"label\": ...}} object per line")
-            _require_columns(path, list(record), "keys", "{\"path\": ..., \"label\": ...}", line, time_col)
-            rows.append((line, _text(record["path"]), _text(record["label"]),
-                         _text(record[time_col]) if time_col else ""))
+    for line, text in enumerate(read_user_text(path, hint="save it as UTF-8").split("\n"), start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(f"manifest '{path}' line {line} is not valid JSON ({exc.msg}); "
+                                f"write one {{\"path\": ..., \"label\": ...}} object per line") from None
+        if not isinstance(record, dict):
+            raise BadInputError(f"manifest '{path}' line {line} is not a JSON object; "
+                                f"write one {{\"path\": ..., \"label\": ...}} object per line")
+        _require_columns(path, list(record), "keys", "{\"path\": ..., \"label\": ...}", line, time_col)
+        rows.append((line, _text(record["path"]), _text(record["label"]),
+                     _text(record[time_col]) if time_col else ""))
     return rows
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 
 from taskkit.data import images as img
 from taskkit.errors import BadInputError
+from taskkit.user_text import read_user_text
 
 #: PIL modes whose pixel values are numbers (class indices), not colours.
 INDEX_MODES = frozenset({"L", "P", "1", "I", "I;16", "I;16B", "I;16L", "I;16N"})
@@ -108,7 +109,9 @@ def check_pairs(pairs: list[tuple[str, str]], ignore_value: int | None, strict: 
         checked.modes.append(mode)
         checked.values.append(values)
     if not checked.pairs:
-        raise BadInputError("no readable image is left; run `tk data check` on the images folder")
+        image, why = checked.skipped[0]
+        raise BadInputError(f"none of the {len(pairs)} images can be read (e.g. '{image}': {why}); "
+                            f"run `tk data check` on its folder")
     return checked
 
 
@@ -124,7 +127,7 @@ def class_names(given: list[str] | None, folder: Path, largest_value: int) -> li
     names = given
     listing = folder / "classes.txt"
     if names is None and listing.is_file():
-        names = [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
+        names = [line.strip() for line in read_user_text(listing).splitlines() if line.strip()]
     if names is None:
         names = [str(i) for i in range(largest_value + 1)]
     if len(names) < 2:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskkit.errors import BadInputError
+from taskkit.user_text import read_user_text
 
 
 @dataclass
@@ -26,10 +27,7 @@ def read_conll(path: str | Path, encoding: str = "utf-8", strict: bool = False) 
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"tagged data '{path}' does not exist; pass a CoNLL-style file (token and tag per line)")
-    try:
-        text = path.read_text(encoding=encoding)
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"{path} is not valid {encoding} (byte {exc.start}); pass --encoding, e.g. latin-1") from None
+    text = read_user_text(path, encoding, hint="pass --encoding, e.g. latin-1")
     result = TaggedSentences([], [], [], str(path))
     tokens, tags = [], []
     for number, line in enumerate(text.splitlines() + [""], start=1):

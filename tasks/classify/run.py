@@ -128,8 +128,8 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
     from taskkit.distributed import from_main
 
     loss_fn = loss_fn or build_loss(options, data.train_targets(), len(data.classes))
-    if data.skipped and ranks.is_main():
-        typer.echo(skipped_warning(data.skipped), err=True)
+    if ranks.is_main():
+        warn_skipped(data.skipped)
     run_dir = from_main(lambda: _prepare_run_dir(task, options, resume))
     driven = drive.current()
     if driven is not None:
@@ -163,6 +163,12 @@ def _interrupted(task: str, run_dir: Path, record: dict[str, Any]) -> Interrupte
     done = f"after epoch {epoch}" if epoch else "at its start"
     return Interrupted(f"interrupted; {run_dir}/last.ckpt holds the run {done}: continue with "
                        f"`tk {task} --resume {run_dir}`")
+
+
+def warn_skipped(skipped: list[tuple]) -> None:
+    """Say on stderr what the data left out, so a count of samples is never silently short."""
+    if skipped:
+        typer.echo(skipped_warning(skipped), err=True)
 
 
 def skipped_warning(skipped: list[tuple], shown: int = 3) -> str:
@@ -237,6 +243,7 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
 
     options, split = evaluation_split(run_dir, data, split)
     spec = record["model"]
+    model = with_tta(load_model(run_dir, record), tta)  # weights that do not fit fail before any data is read
     fractions = {"val_split": 0.0, "test_split": 0.0} if split == "all" else {
         "val_split": options.get("val_split", 0.1), "test_split": options.get("test_split", 0.1)}
     loaded = load_image_data(data or options["data"], data_root=options.get("data_root"), img_size=spec["img_size"],
@@ -244,8 +251,8 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
                              mean=spec["mean"], std=spec["std"], **fractions,
                              keep_classes=None if data else parse_classes(options.get("classes")),
                              time_col=None if data else time_column(options))
+    warn_skipped(loaded.skipped)
     dataset = ConcatDataset([loaded.train, loaded.val, loaded.test]) if split == "all" else getattr(loaded, split)
-    model = with_tta(load_model(run_dir, record), tta)
     result = evaluate(model, DataLoader(dataset, batch_size=256), LOSSES.build("cross-entropy"),
                       step_options(TrainOptions(), resolve_device("cpu")))
     report = classification_report(result.logits, result.targets, spec["classes"])

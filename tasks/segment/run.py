@@ -21,7 +21,7 @@ from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.segmentation.data import load_segmentation_data
 from taskkit.segmentation.metrics import dense_evaluator, segmentation_report, segmentation_table, summary_line
 from taskkit.sequence import require_modality
-from taskkit.tasks.classify.run import evaluation_split, fit_and_test, parse_classes, report_and_print
+from taskkit.tasks.classify.run import evaluation_split, fit_and_test, parse_classes, report_and_print, warn_skipped
 from taskkit.training import Scoring, TrainOptions, resolve_device, step_options
 
 
@@ -128,11 +128,13 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
 
     options, split = evaluation_split(run_dir, data, split)
     spec = record["model"]
+    model = with_tta(load_model(run_dir, record), tta)  # weights that do not fit fail before any data is read
     loaded = load_segmentation_data(
         data or options["data"], val_split=options.get("val_split", 0.1), test_split=options.get("test_split", 0.1),
         seed=options.get("seed", 0), ignore_value=spec.get("ignore_index"), run=spec, whole=split == "all")
+    warn_skipped(loaded.skipped)
     dataset = loaded.test if split == "all" else getattr(loaded, split)
     evaluate = dense_evaluator(len(spec["classes"]))
-    result = evaluate(with_tta(load_model(run_dir, record), tta), DataLoader(dataset, batch_size=16),
+    result = evaluate(model, DataLoader(dataset, batch_size=16),
                       build_loss(options.get("loss", "cross-entropy")), step_options(TrainOptions(), resolve_device("cpu")))
     print_report(run_dir, segmentation_report(result, spec["classes"]), as_json)

@@ -24,7 +24,7 @@ from taskkit.errors import BadInputError
 from taskkit.registries import LOSSES, TOKENIZERS
 from taskkit.runs import read_run, write_json
 from taskkit.sequence import UNK_ID
-from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print
+from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print, warn_skipped
 from taskkit.tasks.text.run import (build_model, check_sequence_parts, encoder_options, evaluation_loader,
                                     load_model, text_loaders)
 from taskkit.text.batching import TokenDataset, pad_batch
@@ -164,6 +164,7 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
         options = {**options, "data": data, "train": None}
     spec = record["model"]
     loaded = load_tag_data(options, Vocabulary(spec["vocabulary"]), spec["classes"], whole=split == "all")
+    warn_skipped(loaded.skipped)
     dataset = loaded.test if split == "all" else getattr(loaded, split)
     model = load_model(run_dir, record)
     loss = PerTokenLoss(LOSSES.build("cross-entropy", ignore_index=IGNORE_INDEX))

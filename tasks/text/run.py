@@ -20,7 +20,7 @@ from taskkit.errors import BadInputError
 from taskkit.registries import BACKBONES, HEADS, LOSSES, TOKENIZERS
 from taskkit.runs import read_run
 from taskkit.sequence import EncoderWithHead, require_modality
-from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print
+from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print, warn_skipped
 from taskkit.text.batching import BucketBatchSampler, TokenDataset, pad_batch
 from taskkit.text.data import TextData, encode, load_text_data
 from taskkit.text.vocab import Vocabulary
@@ -126,6 +126,7 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
     spec = record["model"]
     loaded = load_text_data(options, TOKENIZERS.build(spec["tokenizer"]), Vocabulary(spec["vocabulary"]),
                             spec["classes"], whole=split == "all")
+    warn_skipped(loaded.skipped)
     dataset = loaded.test if split == "all" else getattr(loaded, split)
     result = evaluate(load_model(run_dir, record), evaluation_loader(dataset), LOSSES.build("cross-entropy"),
                       step_options(TrainOptions(), resolve_device("cpu")))
