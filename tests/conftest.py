@@ -70,3 +70,28 @@ def wait_for(path, process, timeout=120):
         assert process.poll() is None, process.stderr.read()
         assert time.time() < deadline
         time.sleep(0.005)
+
+
+def kill_at_a_random_step_then_resume(task, args, out, epochs=3):
+    """Run `tk TASK ARGS` whole; run it again, SIGKILL it at a random moment of its second epoch and
+    `--resume` it. Returns the two run directories and the delay, for comparing what they wrote."""
+    import csv
+    import random
+    import signal
+
+    command = [sys.executable, "-m", "taskkit", task, *args, "--epochs", str(epochs), "--out", str(out)]
+    subprocess.run([*command, "--name", "whole"], check=True, capture_output=True)
+    victim = subprocess.Popen([*command, "--name", "killed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(out / "killed" / "metrics.csv", victim)
+    first_epoch = float(next(csv.DictReader(open(out / "whole" / "metrics.csv")))["time"])
+    delay = random.uniform(0.0, 0.8 * first_epoch)
+    time.sleep(delay)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    done = len(list(csv.DictReader(open(out / "killed" / "metrics.csv"))))
+    assert done < epochs, f"the run finished before it was killed ({delay:.2f} s into epoch 2)"
+    resumed = subprocess.run([sys.executable, "-m", "taskkit", task, "--resume", str(out / "killed"), "--quiet"],
+                             capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(list(csv.DictReader(open(out / "killed" / "metrics.csv")))) == epochs
+    return out / "whole", out / "killed", delay

@@ -167,3 +167,76 @@ def test_a_plugin_replacing_a_builtin_says_so(caplog):
         losses.register("focal", override=True)(dict)
     assert [r.getMessage() for r in caplog.records] == ["plugin 'shadow' replaces loss 'focal' of plugin 'losses'"]
     assert losses.get("focal") is dict and losses.entry("focal").replaces == "losses"
+
+
+def _task_args(task, tmp_path):
+    """A small run of each task other than classify (tested above), all with AdamW so steps can be counted."""
+    import random
+
+    from bad_input_data import review, tagged_sentences
+    from taskkit.registries import BACKBONES
+    from taskkit.segmentation.shapes import write_shapes
+
+    common = ["--epochs", "3", "--optimizer", "adamw", "--quiet", "--device", "cpu"]
+    if task == "finetune":
+        from safetensors.torch import save_file
+
+        state = BACKBONES.build("resnet18", in_channels=1, img_size=8).state_dict()
+        save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "resnet18.safetensors")
+        return ["finetune", "--backbone", "resnet18", "--weights", str(tmp_path / "resnet18.safetensors"),
+                "--freeze", "2", "--img-size", "8", "--data", "digits", "--classes", "0,1,2", "--batch-size", "32",
+                *common]
+    if task == "text":
+        rng = random.Random(0)
+        rows = [f"{review(rng, i % 2 == 1)},{i % 2}" for i in range(400)]
+        (tmp_path / "reviews.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        return ["text", "--data", str(tmp_path / "reviews.csv"), "--hidden", "16", "--batch-size", "16", *common]
+    if task == "tag":
+        (tmp_path / "tagged.conll").write_text(tagged_sentences(240), encoding="utf-8")
+        return ["tag", "--data", str(tmp_path / "tagged.conll"), "--hidden", "16", "--batch-size", "16", *common]
+    data = write_shapes(tmp_path / "shapes", count=48, size=32, seed=1)
+    return ["segment", "--data", str(data), "--backbone", "segnet_small", "--head", "segnet", "--batch-size", "8",
+            *common]
+
+
+def _error_lines(err):
+    """The error lines of stderr, which must end it (finetune says first which weights it loaded)."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors and lines[-1] == errors[-1], err
+    return errors
+
+
+@pytest.mark.slow  # four tasks, three runs each
+@pytest.mark.parametrize("task", ["finetune", "text", "tag", "segment"])
+def test_every_task_survives_ctrl_c_and_a_full_disk(capsys, tmp_path, monkeypatch, task):
+    args = _task_args(task, tmp_path)
+    steps = []
+    real_step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: steps.append(1) or real_step(self, *a, **k))
+    code, _, err = tk_in_process(capsys, *args, "--out", str(tmp_path), "--name", "whole")
+    assert code == 0, err
+    monkeypatch.undo()
+    per_epoch = len(steps) // 3
+    _interrupt_at_step(monkeypatch, per_epoch + per_epoch // 2)  # the middle of epoch 2
+    code, _, err = tk_in_process(capsys, *args, "--out", str(tmp_path), "--name", "stopped")
+    lines = _error_lines(err)
+    assert code == 130 and len(lines) == 1, err
+    assert lines[0] == (f"error: interrupted; {tmp_path / 'stopped'}/last.ckpt holds the run after epoch 1: "
+                        f"continue with `tk {task} --resume {tmp_path / 'stopped'}`")
+    monkeypatch.undo()
+    code, _, err = tk_in_process(capsys, task, "--resume", str(tmp_path / "stopped"), "--quiet")
+    assert code == 0, err
+    whole, resumed = (load_file(tmp_path / n / "model.safetensors") for n in ("whole", "stopped"))
+    assert whole.keys() == resumed.keys() and all(whole[k].equal(resumed[k]) for k in whole)
+
+    _fill_the_disk_at(monkeypatch, call=3)
+    code, _, err = tk_in_process(capsys, *args, "--out", str(tmp_path), "--name", "full")
+    lines = _error_lines(err)
+    assert code == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"error: could not write {tmp_path / 'full' / 'last.ckpt'}")
+    assert load_state(tmp_path / "full" / "last.ckpt")["fit"]["epoch"] == 1
+    monkeypatch.undo()
+    code, _, err = tk_in_process(capsys, task, "--resume", str(tmp_path / "full"), "--quiet")
+    assert code == 0, err
+    assert load_state(tmp_path / "full" / "last.ckpt")["fit"]["epoch"] == 3

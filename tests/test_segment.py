@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
-from conftest import one_line_error, tk_in_process
+from conftest import kill_at_a_random_step_then_resume, one_line_error, tk_in_process
 from taskkit.augment import build_augmenter
 from taskkit.segmentation.data import MaskedImages, load_segmentation_data
 from taskkit.segmentation.metrics import DenseEvaluation, segmentation_report
@@ -211,3 +212,13 @@ def test_shapes_reach_the_mean_iou_the_decoders_promise(capsys, tmp_path, backbo
                                    "--quiet", "--out", str(tmp_path), "--json")
     assert code == 0, err
     assert json.loads(out)["test"]["mean_iou"] >= bound
+
+
+@pytest.mark.slow  # three processes, about 40 s
+def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(tmp_path):
+    data = write_shapes(tmp_path / "shapes", count=160, size=32, seed=2)
+    whole, killed, delay = kill_at_a_random_step_then_resume(
+        "segment", ["--data", str(data), *FAST[:4], "--batch-size", "8", "--aug", "basic", "--quiet", "--device", "cpu"],
+        tmp_path / "runs")
+    a, b = load_file(whole / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a), f"weights differ (killed {delay:.2f} s in)"

@@ -4,8 +4,9 @@ import json
 import random
 
 import pytest
+from safetensors.torch import load_file
 
-from conftest import one_line_error, tk_in_process
+from conftest import kill_at_a_random_step_then_resume, one_line_error, tk_in_process
 from taskkit.text.conll import read_conll
 
 FIRST = ["John", "Mary", "Ahmed", "Li", "Olga", "Pedro", "Sara", "Ken", "Amina", "Tom"]
@@ -71,3 +72,13 @@ def test_bad_tagged_input_is_one_line(capsys, tmp_path):
     assert "no tagged sentences" in one_line_error(capsys, "tag", "--data", str(tmp_path / "blank.conll"))
     (tmp_path / "one.conll").write_text("a O\n\nb O\n\nc O\n", encoding="utf-8")
     assert "one tag only ('O')" in one_line_error(capsys, "tag", "--data", str(tmp_path / "one.conll"))
+
+
+@pytest.mark.slow  # three processes, about 30 s
+def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(tmp_path):
+    data = write_conll(tmp_path / "ner.conll", count=1500)
+    whole, killed, delay = kill_at_a_random_step_then_resume(
+        "tag", ["--data", str(data), "--hidden", "32", "--quiet", "--device", "cpu"], tmp_path)
+    for name in ("model.safetensors",):
+        a, b = load_file(whole / name), load_file(killed / name)
+        assert a.keys() == b.keys() and all(a[k].equal(b[k]) for k in a), f"weights differ (killed {delay:.2f} s in)"
