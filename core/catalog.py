@@ -81,7 +81,7 @@ def backbone_stages(name: str, in_channels: int = 3, img_size: int = 224) -> lis
         if getattr(BACKBONES.get(name), "modality", "image") == "sequence":
             backbone = BACKBONES.build(name, vocab_size=CARD_VOCABULARY)
         else:
-            backbone = BACKBONES.build(name, in_channels=in_channels, img_size=img_size)
+            backbone = BACKBONES.build(name, in_channels=in_channels, context={"img_size": img_size})
     except Exception as exc:  # a card must still show when a backbone cannot be built here
         return f"could not build it to list stages: {type(exc).__name__}: {exc}"
     return [

@@ -57,6 +57,14 @@ class Entry(Generic[T]):
     def summary(self) -> str:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
 
+    def takes(self, option: str) -> bool:
+        """Whether the factory accepts `option` by name (true for one taking `**kwargs`)."""
+        try:
+            params = inspect.signature(self.factory).parameters
+        except (TypeError, ValueError):
+            return False
+        return option in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
     def options(self) -> dict[str, Any]:
         """Constructor options and their defaults (`inspect.Parameter.empty` when required)."""
         try:
@@ -132,9 +140,15 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         return self.entry(name).factory
 
-    def build(self, name: str, **options: Any) -> Any:
-        """Call the factory of `name` with `options`, checking them against its signature first."""
+    def build(self, name: str, context: dict[str, Any] | None = None, **options: Any) -> Any:
+        """Call the factory of `name` with `options`, checking them against its signature first.
+
+        `context` holds what the caller knows and a factory may use, such as the input size:
+        each is passed only to a factory that names it (or takes `**kwargs`), so a plugin's
+        backbone need not declare an option it has no use for.
+        """
         entry = self.entry(name)
+        options = {**{k: v for k, v in (context or {}).items() if entry.takes(k)}, **options}
         try:
             inspect.signature(entry.factory).bind(**options)
         except TypeError as exc:

@@ -254,7 +254,7 @@ def model_for_summary(target: str, input_text: str | None, head: str | None,
         head_module = HEADS.build(head, in_channels=encoder.out_channels[-1], num_outputs=classes)
         return (EncoderWithHead(encoder, head_module), *_sequence_input(input_text))
     shape = parse_input_shape(input_text) if input_text else [3, 224, 224]
-    backbone = BACKBONES.build(target, in_channels=shape[0], img_size=shape[-1])
+    backbone = BACKBONES.build(target, in_channels=shape[0], context={"img_size": shape[-1]})
     if head is None:
         return backbone, shape, None
     require_modality(HEADS, head, "image", "head")

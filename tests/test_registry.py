@@ -92,3 +92,17 @@ def test_fill_runs_once_on_first_read():
     assert calls == []
     assert heads.names() == ["late"] and "late" in heads and heads.get("late") is object
     assert calls == [1]
+
+
+def test_context_reaches_only_the_factories_that_name_it():
+    nets = Registry("backbone", "backbones")
+    nets.register("sized")(lambda in_channels=3, img_size=32: ("sized", in_channels, img_size))
+    nets.register("plain")(lambda in_channels=3: ("plain", in_channels))
+    nets.register("open")(lambda **options: ("open", options))
+    context = {"img_size": 8}
+    assert nets.build("sized", in_channels=1, context=context) == ("sized", 1, 8)
+    assert nets.build("plain", in_channels=1, context=context) == ("plain", 1)
+    assert nets.build("open", in_channels=1, context=context) == ("open", {"img_size": 8, "in_channels": 1})
+    assert nets.build("sized", context=context, img_size=16) == ("sized", 3, 16)  # an option given wins
+    with pytest.raises(ComponentOptionError, match="does not accept those options"):
+        nets.build("plain", img_size=8)

@@ -56,6 +56,29 @@ def test_installed_backbone_follows_the_interface(installed, monkeypatch):
     assert result.stdout.strip() == "[(2, 4, 16, 16), (2, 8, 8, 8), (2, 16, 4, 4)] 3 [4, 8, 16]"
 
 
+def test_the_installed_backbone_and_loss_train_in_classify(tk, installed, tmp_path):
+    """The guide's backbone declares no `img_size`; a task passes it only to factories that take it."""
+    result = tk("classify", "--data", "digits", "--classes", "0,1,2", "--backbone", "mynet", "--loss", "poly1",
+                "--epochs", "2", "--quiet", "--json", "--out", str(tmp_path), env=installed)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["test"]["accuracy"] > 0.6
+
+
+@pytest.mark.slow  # two more trainings in fresh processes
+def test_the_installed_backbone_fine_tunes_and_segments(tk, installed, tmp_path):
+    from taskkit.segmentation.shapes import write_shapes
+
+    common = ["--epochs", "1", "--quiet", "--out", str(tmp_path)]
+    first = tk("classify", "--data", "digits", "--backbone", "mynet", *common, "--name", "source", env=installed)
+    assert first.returncode == 0, first.stderr
+    tuned = tk("finetune", "--weights", str(tmp_path / "source"), "--freeze", "1", "--data", "digits", *common,
+               "--name", "tuned", env=installed)
+    assert tuned.returncode == 0, tuned.stderr
+    data = write_shapes(tmp_path / "shapes", count=20, size=32)
+    segmented = tk("segment", "--data", str(data), "--backbone", "mynet", "--head", "unet", *common, env=installed)
+    assert segmented.returncode == 0, segmented.stderr
+
+
 def test_broken_plugin_is_reported_and_never_fatal(tk, installed):
     listed = tk("list", env=installed)
     assert listed.returncode == 0 and "poly1" in listed.stdout

@@ -30,8 +30,8 @@ DEFAULT_LABEL_SMOOTHING = 0.1
 
 def build_model(spec: dict[str, Any]) -> BackboneWithHead:
     """The classifier a model spec (stored in run.json) describes."""
-    backbone = BACKBONES.build(spec["backbone"], in_channels=spec["in_channels"], img_size=spec["img_size"],
-                               **spec.get("backbone_options", {}))
+    backbone = BACKBONES.build(spec["backbone"], in_channels=spec["in_channels"],
+                               context={"img_size": spec["img_size"]}, **spec.get("backbone_options", {}))
     head = HEADS.build(spec["head"], in_channels=backbone.out_channels[-1], num_outputs=len(spec["classes"]),
                        **spec.get("head_options", {}))
     return BackboneWithHead(backbone, head, num_outputs=len(spec["classes"]))

@@ -31,8 +31,8 @@ def build_model(spec: dict[str, Any]) -> BackboneWithDecoder:
     The decoder reads the stages that still are maps at this input size (a VGG's dense
     layers are left out) and, for `segnet`, the encoder's convolutions per block to mirror.
     """
-    backbone = BACKBONES.build(spec["backbone"], in_channels=spec["in_channels"], img_size=spec["img_size"],
-                               **spec.get("backbone_options", {}))
+    backbone = BACKBONES.build(spec["backbone"], in_channels=spec["in_channels"],
+                               context={"img_size": spec["img_size"]}, **spec.get("backbone_options", {}))
     height, width = spec["input_size"]
     count = spatial_stage_count(backbone.reductions, height, width)
     if count == 0:
