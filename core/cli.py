@@ -22,6 +22,7 @@ from taskkit.data_cli import data_app
 from taskkit.errors import BadInputError, TaskkitError
 from taskkit.export_cli import add_export_command
 from taskkit.launch import remember_command_line
+from taskkit.plugin_cli import plugin_app
 from taskkit.plugin_manager import get_manager
 from taskkit.recipe_cli import add_recipe_commands
 from taskkit.registries import TASKS
@@ -270,6 +271,7 @@ def build_app() -> typer.Typer:
     if not _built:
         _built = True
         app.add_typer(data_app, name="data")
+        app.add_typer(plugin_app, name="plugin")
         add_recipe_commands(app)
         add_export_command(app)
         _mount_tasks(app)
