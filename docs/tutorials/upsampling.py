@@ -110,7 +110,7 @@ def main() -> None:
            title="validation mean IoU by epoch", splits=("val",), ylabel="mean IoU")
     write_numbers(args.out, {"script_minutes": round((time.perf_counter() - start) / 60, 1),
                              "shapes": SHAPES, "epochs": EPOCHS, "results": results,
-                             "operations": {k.replace("\n", " "): [[round(float(v), 3) for v in row] for row in m]
+                             "operations": {k.split("\n")[0]: [[round(float(v), 3) for v in row] for row in m]
                                             for k, m in maps.items()}})
 
 
