@@ -29,7 +29,7 @@ $(DOCS_STAMP): $(STAMP)
 # The CLI reference is written from the app itself (built-in plugins only), then the site is
 # built with --strict, so a broken link, image or page fails.
 docs: $(DOCS_STAMP)
-	TK_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m taskkit.cli_reference docs/cli.md
+	TK_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m taskkit.cli.reference docs/cli.md
 	$(BIN)/mkdocs build --strict
 
 bench: $(STAMP)

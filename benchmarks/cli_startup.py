@@ -28,9 +28,9 @@ def time_help(runs: int) -> list[float]:
 
 
 def heavy_imports() -> list[str]:
-    """Modules from torch, torchvision or timm that `import taskkit.cli` pulls in."""
+    """Modules from torch, torchvision or timm that `import taskkit.cli.app` pulls in."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import taskkit.cli"],
+        [sys.executable, "-X", "importtime", "-c", "import taskkit.cli.app"],
         capture_output=True, text=True, check=True,
     )
     names = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()[1:]]
@@ -46,7 +46,7 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}")
     print(f"tk --help over {args.runs} runs: median {statistics.median(times):.3f} s, "
           f"min {min(times):.3f} s, max {max(times):.3f} s")
-    print(f"heavy modules imported by taskkit.cli: {heavy or 'none'}")
+    print(f"heavy modules imported by taskkit.cli.app: {heavy or 'none'}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from taskkit.cli import main as tk_main
+from taskkit.cli.app import main as tk_main
 from taskkit.data import load_image_data
 from taskkit.tasks.classify.run import build_model
 

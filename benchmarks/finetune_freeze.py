@@ -24,9 +24,9 @@ import torch
 import torchvision
 from torch import nn
 
-from taskkit.engine import FitState, StepOptions, train_one_epoch
-from taskkit.freezing import FreezePlan, StageFreezer, frozen_entries
-from taskkit.optim import build_optimizer
+from taskkit.train.engine import FitState, StepOptions, train_one_epoch
+from taskkit.model.freezing import FreezePlan, StageFreezer, frozen_entries
+from taskkit.train.optim import build_optimizer
 from taskkit.tasks.classify.run import build_model
 
 SIZE, BATCH, CLASSES, LR = 64, 32, 10, 1e-3

@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.data import DataLoader
 
-from taskkit.cli import main as tk_main
+from taskkit.cli.app import main as tk_main
 from taskkit.registries import TOKENIZERS
 from taskkit.tasks.text import DEFAULTS
 from taskkit.text.batching import pad_batch

@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from taskkit.backbone import BackboneWithHead
-from taskkit.cli import main as tk_main
+from taskkit.cli.app import main as tk_main
 from taskkit.data import load_image_data
 from taskkit.registries import BACKBONES, HEADS
 

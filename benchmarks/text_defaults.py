@@ -37,7 +37,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 from torch.utils.data import DataLoader
 
-from taskkit.cli import main as tk_main
+from taskkit.cli.app import main as tk_main
 from taskkit.data.splits import stratified_splits
 from taskkit.tasks.text import DEFAULTS
 from taskkit.text.batching import TokenDataset, pad_batch

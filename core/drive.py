@@ -66,7 +66,7 @@ def driving(drive: Drive) -> Iterator[Drive]:
 def check_task_args(command: str, args: list[str]) -> None:
     """Refuse `--resume` among the task options (each run a driving command starts is new), and
     several processes (each would drive its own study or folds)."""
-    from taskkit import ranks
+    from taskkit.train import ranks
 
     if ranks.distributed():
         raise BadInputError(f"tk {command} drives its runs from one process; start it without torchrun")
@@ -80,7 +80,7 @@ def run_task(task: str, args: list[str], drive: Drive, show_output: bool = False
     bad input); a usage error in the task's options becomes one too."""
     import typer
 
-    from taskkit.cli import build_app
+    from taskkit.cli.app import build_app
     from taskkit.registries import TASKS
 
     TASKS.get(task)  # an unknown task gets its suggestion

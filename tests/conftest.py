@@ -45,7 +45,7 @@ def tk_here(capsys):
 
 def tk_in_process(capsys, *args):
     """Run `tk ARGS` in this process; returns (exit code, stdout, stderr)."""
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(list(args))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import one_line_error
-from taskkit.augment import build_augmenter, is_geometric, parse_spec
+from taskkit.data.augment import build_augmenter, is_geometric, parse_spec
 from taskkit.data import load_image_data
 from taskkit.errors import BadInputError
 from taskkit.registries import AUGMENTATIONS
@@ -27,7 +27,7 @@ def certain(name):
 
 
 def _always(name):
-    from taskkit.augment import Augmenter
+    from taskkit.data.augment import Augmenter
 
     options = {"size": (64, 64)} if "size" in AUGMENTATIONS.entry(name).options() else {}
     return Augmenter([AUGMENTATIONS.build(name, p=1.0, **options)], name)
@@ -116,7 +116,7 @@ def test_bad_specs_are_one_line_errors(capsys, tmp_path):
 def test_rotations_fill_the_mask_border_with_the_ignore_value():
     import numpy as np
 
-    from taskkit.augment import build_augmenter
+    from taskkit.data.augment import build_augmenter
 
     image, mask = np.full((16, 16, 3), 100, np.uint8), np.ones((16, 16), np.uint8)
     for fill, expected in ((255, {1, 255}), (None, {0, 1})):

@@ -42,7 +42,7 @@ def trains(capsys, *args):
 
 def trained_once(*args):
     """`tk ARGS` in this process for a module's fixture (where capsys cannot reach): its JSON report and stderr."""
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_info:

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from taskkit.training import TrainOptions, class_weights, make_loaders
+from taskkit.train.training import TrainOptions, class_weights, make_loaders
 
 NINE_TO_ONE = [0] * 900 + [1] * 100
 

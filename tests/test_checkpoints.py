@@ -3,8 +3,8 @@ import errno
 import pytest
 import torch
 
-from taskkit import checkpoints
-from taskkit.atomic import atomic_write
+from taskkit.storage import checkpoints
+from taskkit.storage.atomic import atomic_write
 from taskkit.errors import BadInputError, WriteError
 
 

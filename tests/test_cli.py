@@ -6,7 +6,7 @@ import sys
 def test_help_imports_no_torch():
     probe = (
         "import sys\n"
-        "from taskkit.cli import main\n"
+        "from taskkit.cli.app import main\n"
         "try:\n"
         "    main(['--help'])\n"
         "except SystemExit as exit:\n"
@@ -17,10 +17,10 @@ def test_help_imports_no_torch():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "list" in result.stdout and "HEAVY []" in result.stdout
     importtime = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import taskkit.cli"], capture_output=True, text=True
+        [sys.executable, "-X", "importtime", "-c", "import taskkit.cli.app"], capture_output=True, text=True
     )
     imported = [line.rsplit("|", 1)[-1].strip() for line in importtime.stderr.splitlines()]
-    assert "taskkit.cli" in imported and "torch" not in imported
+    assert "taskkit.cli.app" in imported and "torch" not in imported
 
 
 def test_version(tk_here):

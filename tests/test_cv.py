@@ -11,7 +11,7 @@ from conftest import one_line_error, tk_in_process
 
 @pytest.fixture(scope="module")
 def cv_digits(tmp_path_factory):
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     out = tmp_path_factory.mktemp("cv")
     with pytest.raises(SystemExit) as exit_info:

@@ -378,7 +378,7 @@ def test_data_check_command(with_bad_files):
     import typer
     from typer.testing import CliRunner
 
-    from taskkit.data_cli import data_app
+    from taskkit.cli.data import data_app
 
     app = typer.Typer()
     app.callback()(lambda: None)
@@ -391,7 +391,7 @@ def test_data_check_command(with_bad_files):
 
 
 def test_data_cli_imports_no_heavy_libraries():
-    code = ("import sys, taskkit.data_cli; "
+    code = ("import sys, taskkit.cli.data; "
             "print(sorted(m for m in ('torch', 'numpy', 'PIL', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
 
 from conftest import one_line_error, wait_for
 from taskkit.data import load_image_data
-from taskkit.distributed import Replicated, Shard, shard_loader
-from taskkit.engine import Evaluation, FitState, StepOptions, evaluate, train_one_epoch
+from taskkit.train.distributed import Replicated, Shard, shard_loader
+from taskkit.train.engine import Evaluation, FitState, StepOptions, evaluate, train_one_epoch
 from taskkit.errors import TrainingError
 from taskkit.text.batching import BucketBatchSampler
 

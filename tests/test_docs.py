@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from taskkit.cli import build_app
-from taskkit.cli_reference import commands, render
+from taskkit.cli.app import build_app
+from taskkit.cli.reference import commands, render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,10 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_committed_cli_reference_is_what_the_app_renders():
     env = {**os.environ, "TK_DISABLE_PLUGIN_AUTOLOAD": "1"}
     env.pop("TK_PLUGINS", None)
-    fresh = subprocess.run([sys.executable, "-m", "taskkit.cli_reference"], capture_output=True, text=True, env=env,
+    fresh = subprocess.run([sys.executable, "-m", "taskkit.cli.reference"], capture_output=True, text=True, env=env,
                            check=True).stdout
     assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == fresh, \
-        "docs/cli.md is stale: run `make docs` (or python -m taskkit.cli_reference docs/cli.md)"
+        "docs/cli.md is stale: run `make docs` (or python -m taskkit.cli.reference docs/cli.md)"
 
 
 def test_every_command_and_option_is_in_its_section_of_the_reference():

@@ -5,10 +5,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from taskkit.callbacks import EarlyStopping, format_row
-from taskkit.engine import FitState, StepOptions, evaluate, train_one_epoch
+from taskkit.train.callbacks import EarlyStopping, format_row
+from taskkit.train.engine import FitState, StepOptions, evaluate, train_one_epoch
 from taskkit.errors import TrainingError
-from taskkit.training import class_weights
+from taskkit.train.training import class_weights
 
 CPU = torch.device("cpu")
 

@@ -12,7 +12,7 @@ from conftest import one_line_error, tk_in_process
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A LeNet run and a timm ResNet fine-tuned from it with frozen stages (BatchNorm held in eval)."""
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     out = tmp_path_factory.mktemp("runs")
     for args in (["classify", "--epochs", "1", "--name", "lenet"],
@@ -26,7 +26,7 @@ def runs(tmp_path_factory):
 
 def _run_model(run_dir):
     from taskkit.registries import TASKS
-    from taskkit.runs import read_run
+    from taskkit.storage.runs import read_run
 
     record = read_run(run_dir)
     return TASKS.get(record["task"]).load_model(run_dir, record).eval(), record
@@ -103,7 +103,7 @@ def test_predict_on_the_onnx_file_answers_like_the_run_without_importing_torch(r
     batch = ["--dynamic-batch"] if name == "ft" else []  # lenet's file takes a fixed batch of 2
     assert tk_in_process(capsys, "export", str(runs / name), "--out", str(model), *batch)[0] == 0
     from_run = json.loads(tk_in_process(capsys, "predict", str(runs / name), *files, "--json")[1])
-    script = ("import json, sys\nfrom taskkit.cli import main\n"
+    script = ("import json, sys\nfrom taskkit.cli.app import main\n"
               "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
               "print(json.dumps({'torch_imported': 'torch' in sys.modules}))\n")
     done = subprocess.run([sys.executable, "-c", script, "predict", str(model), *files, "--json"],

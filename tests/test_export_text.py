@@ -36,7 +36,7 @@ def write_reviews(path, count=300, seed=0):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     out = tmp_path_factory.mktemp("runs")
     data = write_reviews(out / "reviews.csv")
@@ -50,7 +50,7 @@ def runs(tmp_path_factory):
 
 def _model(run_dir):
     from taskkit.registries import TASKS
-    from taskkit.runs import read_run
+    from taskkit.storage.runs import read_run
 
     record = read_run(run_dir)
     return TASKS.get("text").load_model(run_dir, record).eval(), record
@@ -130,7 +130,7 @@ def test_predict_on_the_onnx_file_answers_like_the_run_without_importing_torch(r
     assert tk_in_process(capsys, "export", str(runs / "lstm"), "--out", str(model))[0] == 0
     texts = ["a wonderful film", "dull", "The plot was AWFUL, zebra!", "", "superb cast and boring music " * 3]
     from_run = json.loads(tk_in_process(capsys, "predict", str(runs / "lstm"), *texts, "--top-k", "2", "--json")[1])
-    script = ("import json, sys\nfrom taskkit.cli import main\n"
+    script = ("import json, sys\nfrom taskkit.cli.app import main\n"
               "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
               "print(json.dumps({'torch_imported': 'torch' in sys.modules}))\n")
     done = subprocess.run([sys.executable, "-c", script, "predict", str(model), *texts, "--top-k", "2", "--json"],
@@ -150,7 +150,7 @@ def test_predict_on_the_onnx_file_answers_like_the_run_without_importing_torch(r
 
 
 def _tag_run(tmp_path):
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     names, places = ["John", "Mary", "Li", "Olga"], ["Paris", "Lima", "Cairo"]
     blocks = [f"{n} B-PER\nlives O\nin O\n{p} B-LOC" for n in names for p in places] * 3
@@ -180,7 +180,7 @@ def test_text_export_refusals_are_one_line(runs, tmp_path, capsys):
 
 
 def test_text_ids_without_torch_follow_training():
-    from taskkit.onnx_text import padded
+    from taskkit.export.onnx_text import padded
     from taskkit.text.ids import text_ids
 
     index = {"<pad>": 0, "<unk>": 1, "good": 2, "film": 3}

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from conftest import one_line_error, tk_in_process, wait_for
 from taskkit.registries import BACKBONES
 from taskkit.tasks.finetune import run as finetune_run
-from taskkit import training
+from taskkit.train import training
 
 FAST = ["--classes", "0,1,2", "--batch-size", "32", "--quiet", "--device", "cpu"]
 

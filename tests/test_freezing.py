@@ -6,8 +6,8 @@ from torch import nn
 
 from taskkit.backbone import BackboneWithHead
 from taskkit.errors import BadInputError
-from taskkit.freezing import FreezePlan, StageFreezer, frozen_entries, parse_unfreeze_step
-from taskkit.optim import build_optimizer, build_scheduler
+from taskkit.model.freezing import FreezePlan, StageFreezer, frozen_entries, parse_unfreeze_step
+from taskkit.train.optim import build_optimizer, build_scheduler
 from taskkit.registries import BACKBONES, HEADS
 
 NAMES = ["stem", "layer1", "layer2", "layer3", "layer4"]

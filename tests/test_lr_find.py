@@ -32,7 +32,7 @@ def test_lr_find_on_digits_writes_the_plot_and_suggests_a_rate_in_the_sweep(tmp_
 
 
 def test_the_suggestion_is_the_steepest_fall_before_the_minimum():
-    from taskkit.lr_find import suggest
+    from taskkit.recipes.lr_find import suggest
 
     rates = [1e-6 * 10 ** (i / 20) for i in range(121)]  # 1e-6 .. 1
     # Flat, then falling fastest at 1e-3 (index 60), lowest at 1e-2, then rising.

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from taskkit.errors import BadInputError
-from taskkit.optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler, parameter_groups
+from taskkit.train.optim import OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler, parameter_groups
 
 
 def small_net():

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import one_line_error, run_tk, tk_in_process
-from taskkit.plugin_new import KINDS, plan
+from taskkit.scaffold.plugin_new import KINDS, plan
 
 
 def install(package, target):

@@ -9,9 +9,9 @@ from safetensors.torch import load_file
 from torch import nn
 
 from conftest import one_line_error, tk_in_process
-from taskkit.engine import FitState, StepOptions, train_one_epoch
+from taskkit.train.engine import FitState, StepOptions, train_one_epoch
 from taskkit.registries import LOSSES
-from taskkit.regularize import BatchMixer, L1Penalty, Regularizer, WeightAverage, apply_mix
+from taskkit.train.regularize import BatchMixer, L1Penalty, Regularizer, WeightAverage, apply_mix
 
 CPU = torch.device("cpu")
 FAST = ["classify", "--data", "digits", "--backbone", "linear", "--quiet", "--device", "cpu"]

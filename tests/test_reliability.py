@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import one_line_error, tk_in_process
-from taskkit.checkpoints import load_state
-from taskkit.runs import claim_run_dir
+from taskkit.storage.checkpoints import load_state
+from taskkit.storage.runs import claim_run_dir
 
 FAST = ["classify", "--data", "digits", "--classes", "0,1,2", "--epochs", "3", "--batch-size", "32", "--quiet",
         "--device", "cpu"]
@@ -41,7 +41,7 @@ def test_the_planted_payload_is_live(tmp_path):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     out = tmp_path_factory.mktemp("runs")
 
@@ -76,7 +76,7 @@ def test_a_pickle_payload_in_weights_a_checkpoint_or_a_run_is_refused_and_never_
 def _fill_the_disk_at(monkeypatch, call):
     """Make the `call`-th checkpoint write run into a 4 KiB file size limit: a real failed write
     through torch's own writer, as a full disk gives, with the limit lifted afterwards."""
-    import taskkit.checkpoints
+    import taskkit.storage.checkpoints
 
     real_save, calls = torch.save, []
 
@@ -93,7 +93,7 @@ def _fill_the_disk_at(monkeypatch, call):
             resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
             signal.signal(signal.SIGXFSZ, previous)
 
-    monkeypatch.setattr(taskkit.checkpoints.torch, "save", save)
+    monkeypatch.setattr(taskkit.storage.checkpoints.torch, "save", save)
 
 
 def test_a_full_disk_during_a_checkpoint_keeps_the_previous_one_and_exits_1(capsys, tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from conftest import kill_at_a_random_step_then_resume, one_line_error, tk_in_process
-from taskkit.augment import build_augmenter
+from taskkit.data.augment import build_augmenter
 from taskkit.segmentation.data import MaskedImages, load_segmentation_data
 from taskkit.segmentation.metrics import DenseEvaluation, segmentation_report
 from taskkit.segmentation.shapes import CLASSES, write_shapes

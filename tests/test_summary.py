@@ -6,7 +6,7 @@ import pytest
 from torch import nn
 
 from taskkit.errors import BadInputError
-from taskkit.summary import parse_input_shape, recurrent_flops, summarize
+from taskkit.model.summary import parse_input_shape, recurrent_flops, summarize
 
 
 def test_a_5x5_convolution_by_hand():

@@ -28,7 +28,7 @@ class Lopsided(nn.Module):
 
 
 def test_classifier_tta_is_the_mean_of_the_flipped_probabilities():
-    from taskkit.tta import FlipAveraged
+    from taskkit.model.tta import FlipAveraged
 
     model, x = Lopsided(dense=False), torch.randn(4, 1, 6, 6)
     expected = (model(x).softmax(1) + model(x.flip(3)).softmax(1) + model(x.flip(2)).softmax(1)) / 3
@@ -38,7 +38,7 @@ def test_classifier_tta_is_the_mean_of_the_flipped_probabilities():
 
 
 def test_dense_tta_flips_each_output_back_so_it_is_flip_equivariant():
-    from taskkit.tta import FlipAveraged
+    from taskkit.model.tta import FlipAveraged
 
     model, x = Lopsided(dense=True), torch.randn(2, 1, 5, 7)
     assert not torch.allclose(model(x.flip(3)), model(x).flip(3))  # the model alone is not
@@ -49,10 +49,10 @@ def test_dense_tta_flips_each_output_back_so_it_is_flip_equivariant():
 
 
 def test_unknown_tta_and_tta_on_a_text_run_are_refused():
-    from taskkit.cli import _tta_option
+    from taskkit.cli.app import _tta_option
     from taskkit.errors import BadInputError
     from taskkit.registries import TASKS
-    from taskkit.tta import parse_tta
+    from taskkit.model.tta import parse_tta
 
     with pytest.raises(BadInputError, match="did you mean 'hflip'"):
         parse_tta("hflp")
@@ -64,7 +64,7 @@ def test_unknown_tta_and_tta_on_a_text_run_are_refused():
 
 @pytest.fixture(scope="module")
 def augmented_run(tmp_path_factory):
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     out = tmp_path_factory.mktemp("runs")
     with pytest.raises(SystemExit) as exit_info:

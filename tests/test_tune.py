@@ -19,7 +19,7 @@ TASK = ["--data", "digits", "--quiet", "--device", "cpu"]
 
 def tk_outside_capsys(*args):
     """Run `tk ARGS` in this process where capsys cannot go (module fixtures); returns (code, out, err)."""
-    from taskkit.cli import main
+    from taskkit.cli.app import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as exit_info:

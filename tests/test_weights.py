@@ -7,7 +7,7 @@ from safetensors.torch import save_file
 
 from taskkit.errors import BadInputError
 from taskkit.registries import BACKBONES
-from taskkit.weights import load_into, read_state_dict
+from taskkit.model.weights import load_into, read_state_dict
 
 
 @pytest.fixture(scope="module")

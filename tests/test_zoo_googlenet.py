@@ -6,7 +6,7 @@ from torch import nn
 from torchvision.models import googlenet as tv_googlenet
 
 from taskkit.backbone import Backbone, BackboneWithHead, WithAuxiliary, check_backbone
-from taskkit.engine import model_loss
+from taskkit.train.engine import model_loss
 from taskkit.errors import ComponentOptionError
 from taskkit.registries import BACKBONES, HEADS
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from taskkit.data.images import is_image_file
 from taskkit.errors import BadInputError
-from taskkit.user_text import read_user_text
+from taskkit.storage.user_text import read_user_text
 
 NAMED = ("digits", "mnist", "fashion-mnist", "cifar10", "cifar100")
 _ALIASES = {"fashionmnist": "fashion-mnist", "fashion_mnist": "fashion-mnist", "cifar-10": "cifar10",

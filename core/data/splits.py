@@ -154,7 +154,7 @@ def _augmenter(augment: Any, channels: int, size: int) -> Any:
     """A ready augmentation callable as it is; an `--aug` spec built for these images."""
     if augment is None or callable(augment):
         return augment
-    from taskkit.augment import build_augmenter
+    from taskkit.data.augment import build_augmenter
 
     return build_augmenter(augment, channels, (size, size))
 

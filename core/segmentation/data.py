@@ -1,6 +1,6 @@
 """Segmentation datasets: checked image/mask pairs, split, resized and augmented together.
 
-An image and its mask take the same augmentation draw (`taskkit.augment`), so a flip or a
+An image and its mask take the same augmentation draw (`taskkit.data.augment`), so a flip or a
 rotation moves both alike, then a resize that is bilinear for the image and nearest-neighbour
 for the mask (a class number must never be averaged with its neighbour). Training,
 evaluation and prediction share the resize; only training augments.
@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from taskkit import drive
-from taskkit.augment import build_augmenter
+from taskkit.data.augment import build_augmenter
 from taskkit.data import images as img
 from taskkit.data.folds import plain_fold
-from taskkit.engine import IGNORE_INDEX
+from taskkit.train.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
 from taskkit.segmentation.masks import CheckedPairs, check_pairs, check_values, class_names, find_pairs, read_mask
 

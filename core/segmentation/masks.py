@@ -18,7 +18,7 @@ from PIL import Image
 
 from taskkit.data import images as img
 from taskkit.errors import BadInputError
-from taskkit.user_text import read_user_text
+from taskkit.storage.user_text import read_user_text
 
 #: PIL modes whose pixel values are numbers (class indices), not colours.
 INDEX_MODES = frozenset({"L", "P", "1", "I", "I;16", "I;16B", "I;16L", "I;16N"})

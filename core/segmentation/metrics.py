@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from taskkit.engine import IGNORE_INDEX, StepOptions, autocast, call_model, to_device
+from taskkit.train.engine import IGNORE_INDEX, StepOptions, autocast, call_model, to_device
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskkit.errors import BadInputError
-from taskkit.user_text import read_user_text
+from taskkit.storage.user_text import read_user_text
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from taskkit.atomic import atomic_write
+from taskkit.storage.atomic import atomic_write
 from taskkit.errors import BadInputError
 from taskkit.sequence import UNK_ID
 

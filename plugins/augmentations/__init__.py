@@ -3,7 +3,7 @@
 Geometric: hflip, vflip, rotate, random-resized-crop, shift-scale-rotate, affine,
 perspective. Colour: brightness-contrast, hue-saturation, color-jitter, gaussian-noise,
 blur, coarse-dropout (alias random-erasing), channel-shuffle, to-gray. A task composes them
-from a spec such as `--aug hflip,rotate=15,color-jitter` (see `taskkit.augment`). The
+from a spec such as `--aug hflip,rotate=15,color-jitter` (see `taskkit.data.augment`). The
 factories import albumentations and live in `transforms.py`, loaded when the registry is read.
 """
 

@@ -13,7 +13,7 @@ from taskkit.backbone import Backbone
 from taskkit.errors import BadInputError, describe
 from taskkit.plugins.torchvision_models.adapter import (AdapterFactory, check_img_size, check_weight_options,
                                                         group_stages, load_weights, scan_model_names)
-from taskkit.weights import fetch_refused
+from taskkit.model.weights import fetch_refused
 
 PREFIX = "timm/"
 

@@ -2,7 +2,7 @@
 
 Both adapters turn a library's model into a `Backbone` without rewriting it, so both need the
 same few things: the library's model names without importing the library (listing backbones
-must stay fast), weights from a local file (read and matched by `taskkit.weights`) or the
+must stay fast), weights from a local file (read and matched by `taskkit.model.weights`) or the
 library's download with a one-line error when that is impossible, stage containers over
 modules that the library grouped its own way, and an early, readable refusal of images too
 small for the network.
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from taskkit.errors import BadInputError, describe
-from taskkit.weights import fetch_refused, load_into, offline, read_state_dict
+from taskkit.model.weights import fetch_refused, load_into, offline, read_state_dict
 
 #: Where the library marks each model builder: the decorator, then (after any other
 #: decorators) the `def` that names the model.

@@ -19,7 +19,7 @@ from taskkit.backbone import Backbone
 from taskkit.errors import BadInputError, describe
 from taskkit.plugins.torchvision_models.adapter import (AdapterFactory, check_img_size, check_weight_options,
                                                         group_stages, load_weights, scan_model_names)
-from taskkit.weights import adapt_input_weight, fetch_refused, quiet_download
+from taskkit.model.weights import adapt_input_weight, fetch_refused, quiet_download
 
 PREFIX = "tv/"
 SIZE = 224

@@ -60,7 +60,7 @@ class Classify(RunModuleTask):
         quiet: o.Quiet = False, json: o.Json = False,
     ) -> None:
         """Train an image classifier from scratch; `tk classify` alone trains LeNet on digits."""
-        from taskkit.config import command_options
+        from taskkit.storage.config import command_options
         from taskkit.tasks.classify.run import report_and_print, train
 
         options, _ = command_options(ctx, DEFAULTS)

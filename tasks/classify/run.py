@@ -9,20 +9,22 @@ from typing import Any
 import torch
 import typer
 
-from taskkit import drive, ranks
-from taskkit.answers import print_top_labels
-from taskkit.augment import parse_spec
+from taskkit import drive
+
+from taskkit.train import ranks
+from taskkit.report.answers import print_top_labels
+from taskkit.data.augment import parse_spec
 from taskkit.backbone import BackboneWithHead
-from taskkit.checkpoints import load_run_weights
-from taskkit.config import read_config, write_config
+from taskkit.storage.checkpoints import load_run_weights
+from taskkit.storage.config import read_config, write_config
 from taskkit.data import load_image_data, load_image_for_prediction
 from taskkit.data.time_order import time_column
 from taskkit.errors import BadInputError, Interrupted, TrainingError
 from taskkit.registries import BACKBONES, HEADS, LOSSES
-from taskkit.runs import claim_run_dir, versions, write_json
+from taskkit.storage.runs import claim_run_dir, versions, write_json
 from taskkit.sequence import require_modality
-from taskkit.tta import with_tta
-from taskkit.training import Scoring, TrainOptions, resolve_device, step_options, train_and_test
+from taskkit.model.tta import with_tta
+from taskkit.train.training import Scoring, TrainOptions, resolve_device, step_options, train_and_test
 
 
 DEFAULT_LABEL_SMOOTHING = 0.1
@@ -45,7 +47,7 @@ def build_loss(options: dict[str, Any], train_targets: list[int], num_classes: i
     applies to the soft targets of mixup and cutmix too; a loss that cannot read soft targets
     is refused with them.
     """
-    from taskkit.training import class_weights
+    from taskkit.train.training import class_weights
 
     takes = LOSSES.entry(options["loss"]).options()
     smoothing_key = next((k for k in ("label_smoothing", "smoothing") if k in takes), None)
@@ -125,7 +127,7 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
     """Claim the run directory, write run.json, train and test the assembled model.
 
     Under torchrun, rank 0 claims the directory and writes in it; the others learn its name."""
-    from taskkit.distributed import from_main
+    from taskkit.train.distributed import from_main
 
     loss_fn = loss_fn or build_loss(options, data.train_targets(), len(data.classes))
     if ranks.is_main():
@@ -151,7 +153,7 @@ def fit_and_test(task: str, options: dict[str, Any], resume: Path | None, model:
 
 def _interrupted(task: str, run_dir: Path, record: dict[str, Any]) -> Interrupted:
     """Ctrl-C: the run is marked interrupted, and the error says how to go on from its last checkpoint."""
-    from taskkit.checkpoints import load_state
+    from taskkit.storage.checkpoints import load_state
 
     record["status"] = "interrupted"
     if ranks.is_main():
@@ -210,7 +212,7 @@ def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool, table
         return
     from rich.console import Console
 
-    from taskkit.metrics import report_table
+    from taskkit.report.metrics import report_table
 
     console = Console()
     console.print((table or report_table)(report))
@@ -238,8 +240,8 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
     `tta` (`--tta hflip`) averages the model over flipped images."""
     from torch.utils.data import ConcatDataset, DataLoader
 
-    from taskkit.engine import evaluate
-    from taskkit.metrics import classification_report
+    from taskkit.train.engine import evaluate
+    from taskkit.report.metrics import classification_report
 
     options, split = evaluation_split(run_dir, data, split)
     spec = record["model"]
@@ -262,7 +264,7 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
 def predict_files(run_dir: Path, record: dict[str, Any], files: list[str], top_k: int, as_json: bool,
                   tta: str | None = None) -> None:
     """Top-k labels with probabilities for each image file."""
-    from taskkit.engine import predict
+    from taskkit.train.engine import predict
 
     spec = record["model"]
     model = with_tta(load_model(run_dir, record), tta)

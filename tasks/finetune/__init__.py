@@ -62,7 +62,7 @@ class Finetune(Classify):
         `tk finetune --weights runs/digits --freeze 3 --data ./photos` starts from a previous
         run's backbone; with no --weights, from the published ImageNet weights (downloads).
         """
-        from taskkit.config import command_options
+        from taskkit.storage.config import command_options
         from taskkit.tasks.classify.run import report_and_print
         from taskkit.tasks.finetune.run import finetune, print_stage_table
 

@@ -17,13 +17,13 @@ import torch
 import typer
 
 from taskkit.errors import BadInputError
-from taskkit.freezing import FreezePlan, StageFreezer, frozen_entries, parse_unfreeze_step
+from taskkit.model.freezing import FreezePlan, StageFreezer, frozen_entries, parse_unfreeze_step
 from taskkit.registries import BACKBONES, HEADS, LOSSES
-from taskkit.runs import read_run
+from taskkit.storage.runs import read_run
 from taskkit.sequence import require_modality
 from taskkit.tasks.classify.run import build_model, fit_and_test, load_data, model_spec
-from taskkit.training import TrainOptions, resolve_device
-from taskkit.weights import (WeightsReport, fetch_torchvision_state, load_into, read_run_weights,
+from taskkit.train.training import TrainOptions, resolve_device
+from taskkit.model.weights import (WeightsReport, fetch_torchvision_state, load_into, read_run_weights,
                              read_state_dict)
 
 DEFAULT_BACKBONE = "resnet18"

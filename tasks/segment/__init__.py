@@ -56,7 +56,7 @@ class Segment(RunModuleTask):
         tensorboard: o.TensorBoard = False, quiet: o.Quiet = False, json: o.Json = False,
     ) -> None:
         """Train a segmentation model: `tk segment --data DIR` fits a U-Net on ResNet-18 to DIR's images and masks."""
-        from taskkit.config import command_options
+        from taskkit.storage.config import command_options
         from taskkit.tasks.segment.run import print_report, train
 
         options, explicit = command_options(ctx, DEFAULTS)

@@ -22,7 +22,7 @@ from PIL import Image
 from taskkit.data import images as img
 from taskkit.errors import BadInputError
 from taskkit.tasks.segment.run import load_model
-from taskkit.tta import with_tta
+from taskkit.model.tta import with_tta
 
 OVERLAY_ALPHA = 0.5
 

@@ -14,15 +14,15 @@ from typing import Any
 import torch
 
 from taskkit.backbone import BackboneWithDecoder, spatial_stage_count
-from taskkit.checkpoints import load_run_weights
-from taskkit.engine import IGNORE_INDEX
+from taskkit.storage.checkpoints import load_run_weights
+from taskkit.train.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
 from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.segmentation.data import load_segmentation_data
 from taskkit.segmentation.metrics import dense_evaluator, segmentation_report, segmentation_table, summary_line
 from taskkit.sequence import require_modality
 from taskkit.tasks.classify.run import evaluation_split, fit_and_test, parse_classes, report_and_print, warn_skipped
-from taskkit.training import Scoring, TrainOptions, resolve_device, step_options
+from taskkit.train.training import Scoring, TrainOptions, resolve_device, step_options
 
 
 def build_model(spec: dict[str, Any]) -> BackboneWithDecoder:
@@ -124,7 +124,7 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
     it); `tta` (`--tta hflip`) averages the model over flipped images, each flipped back."""
     from torch.utils.data import DataLoader
 
-    from taskkit.tta import with_tta
+    from taskkit.model.tta import with_tta
 
     options, split = evaluation_split(run_dir, data, split)
     spec = record["model"]

@@ -56,7 +56,7 @@ class Tag(RunModuleTask):
         quiet: o.Quiet = False, json: o.Json = False,
     ) -> None:
         """Train a BiLSTM tagger: `tk tag --data ner.conll` reports token accuracy and entity F1."""
-        from taskkit.config import command_options
+        from taskkit.storage.config import command_options
         from taskkit.tasks.classify.run import report_and_print
         from taskkit.tasks.tag.run import train as train_tagger
 

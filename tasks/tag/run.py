@@ -19,10 +19,10 @@ from torch import nn
 
 from taskkit import drive
 from taskkit.data.folds import plain_fold
-from taskkit.engine import IGNORE_INDEX
+from taskkit.train.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
 from taskkit.registries import LOSSES, TOKENIZERS
-from taskkit.runs import read_run, write_json
+from taskkit.storage.runs import read_run, write_json
 from taskkit.sequence import UNK_ID
 from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print, warn_skipped
 from taskkit.tasks.text.run import (build_model, check_sequence_parts, encoder_options, evaluation_loader,
@@ -31,7 +31,7 @@ from taskkit.text.batching import TokenDataset, pad_batch
 from taskkit.text.conll import TaggedSentences, read_conll
 from taskkit.text.data import TextData, everything_in_test, given_splits
 from taskkit.text.vocab import Vocabulary
-from taskkit.training import TrainOptions, resolve_device, step_options
+from taskkit.train.training import TrainOptions, resolve_device, step_options
 
 
 class PerTokenLoss(nn.Module):
@@ -156,8 +156,8 @@ def entity_scores(model: nn.Module, dataset: TokenDataset, tags: list[str]) -> d
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
     """Token and entity metrics of a trained tagger on a split of its data or on another file (all of it)."""
-    from taskkit.engine import evaluate
-    from taskkit.metrics import classification_report
+    from taskkit.train.engine import evaluate
+    from taskkit.report.metrics import classification_report
 
     options, split = evaluation_split(run_dir, data, split)
     if data:

@@ -66,7 +66,7 @@ class Text(RunModuleTask):
         quiet: o.Quiet = False, json: o.Json = False,
     ) -> None:
         """Train a text classifier: `tk text --data reviews.csv` trains a BiLSTM on its text and label columns."""
-        from taskkit.config import command_options
+        from taskkit.storage.config import command_options
         from taskkit.tasks.classify.run import report_and_print
         from taskkit.tasks.text.run import train as train_text
 

@@ -14,17 +14,17 @@ import torch
 import typer
 from torch.utils.data import DataLoader
 
-from taskkit.answers import print_top_labels
-from taskkit.checkpoints import load_run_weights
+from taskkit.report.answers import print_top_labels
+from taskkit.storage.checkpoints import load_run_weights
 from taskkit.errors import BadInputError
 from taskkit.registries import BACKBONES, HEADS, LOSSES, TOKENIZERS
-from taskkit.runs import read_run
+from taskkit.storage.runs import read_run
 from taskkit.sequence import EncoderWithHead, require_modality
 from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print, warn_skipped
 from taskkit.text.batching import BucketBatchSampler, TokenDataset, pad_batch
 from taskkit.text.data import TextData, encode, load_text_data
 from taskkit.text.vocab import Vocabulary
-from taskkit.training import TrainOptions, resolve_device, step_options
+from taskkit.train.training import TrainOptions, resolve_device, step_options
 
 ENCODER_OPTIONS = ("embedding_dim", "hidden", "layers", "bidirectional", "dropout")
 
@@ -117,8 +117,8 @@ def load_model(run_dir: Path, record: dict[str, Any]) -> EncoderWithHead:
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
     """Metrics of a trained run on a split of its own data, or on another labelled file (all of it)."""
-    from taskkit.engine import evaluate
-    from taskkit.metrics import classification_report
+    from taskkit.train.engine import evaluate
+    from taskkit.report.metrics import classification_report
 
     options, split = evaluation_split(run_dir, data, split)
     if data:

@@ -2,7 +2,7 @@
 
 A deployed model should need no torch: this module reads the preprocessing JSON `tk export`
 wrote beside the file, prepares each image with PIL and NumPy as it says (or each text, with
-`taskkit.onnx_text`), runs the ONNX session and prints the top labels as `tk predict RUN`
+`taskkit.export.onnx_text`), runs the ONNX session and prints the top labels as `tk predict RUN`
 does. Nothing here imports torch.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from taskkit.answers import print_top_labels
+from taskkit.report.answers import print_top_labels
 from taskkit.errors import BadInputError, describe
 
 CLASSIFIERS = ("classify", "finetune", "text")
@@ -27,7 +27,7 @@ def predict_onnx(model_path: Path, inputs: list[str], top_k: int | None, as_json
     session = _session(model_path)
     text = info["task"] == "text"
     if text:
-        from taskkit.onnx_text import text_logits
+        from taskkit.export.onnx_text import text_logits
 
         logits = text_logits(session, info, inputs)
     else:

@@ -234,7 +234,7 @@ def model_for_summary(target: str, input_text: str | None, head: str | None,
     from taskkit.sequence import EncoderWithHead, modality, require_modality
 
     if Path(target).is_dir():
-        from taskkit.runs import read_run
+        from taskkit.storage.runs import read_run
 
         record = read_run(target)
         model = TASKS.get(record["task"]).load_model(Path(target), record)
@@ -245,7 +245,7 @@ def model_for_summary(target: str, input_text: str | None, head: str | None,
         shape = parse_input_shape(input_text) if input_text else [spec["in_channels"], height, width]
         return model, shape, None
     if modality(BACKBONES.get(target)) == "sequence":
-        from taskkit.catalog import CARD_VOCABULARY
+        from taskkit.cli.catalog import CARD_VOCABULARY
 
         encoder = BACKBONES.build(target, vocab_size=CARD_VOCABULARY)
         if head is None:

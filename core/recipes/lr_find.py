@@ -17,10 +17,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from taskkit.atomic import atomic_write
+from taskkit.storage.atomic import atomic_write
 from taskkit.drive import Drive, ProbeFinished, check_task_args, run_task
 from taskkit.errors import BadInputError
-from taskkit.runs import read_run, write_json
+from taskkit.storage.runs import read_run, write_json
 
 SMOOTHING = 0.9  # about ten steps of memory: less lag behind the rate than 0.98
 DIVERGED = 4.0
@@ -51,8 +51,8 @@ def sweep(setup: Any, start_lr: float, end_lr: float, steps: int) -> dict[str, A
     """Train at exponentially growing rates and record the loss of each step."""
     from torch import nn
 
-    from taskkit.engine import autocast, call_model, model_loss, to_device
-    from taskkit.plots import plot_lr_sweep
+    from taskkit.train.engine import autocast, call_model, model_loss, to_device
+    from taskkit.report.plots import plot_lr_sweep
 
     model, optimizer, options = setup.model, setup.optimizer, setup.step
     # Per-stage rates keep their ratios; the scheduler has already scaled `lr` (warm-up), not `initial_lr`.

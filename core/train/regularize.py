@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from taskkit.optim import decay_groups
+from taskkit.train.optim import decay_groups
 
 if TYPE_CHECKING:
-    from taskkit.training import TrainOptions
+    from taskkit.train.training import TrainOptions
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 The model file gets a JSON beside it with everything a deployment needs to feed it: for an
 image run the input's channels, size and layout, the normalisation (pixels / 255, then
-per-channel mean and std), and the class names; for a text run what `taskkit.export_text`
+per-channel mean and std), and the class names; for a text run what `taskkit.export.text`
 lists (tokenizer, vocabulary, ids, classes). The export is then checked against the PyTorch
 model on sample inputs (onnxruntime runs the ONNX file), and the largest difference is
 reported. ONNX uses torch's TorchScript-based exporter, which needs no package beyond `onnx`;
@@ -23,10 +23,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from taskkit.atomic import atomic_write
+from taskkit.storage.atomic import atomic_write
 from taskkit.errors import BadInputError, describe
-from taskkit.export_text import TEXT_AXES, TEXT_TASKS, text_batches, text_preprocessing
-from taskkit.runs import read_run
+from taskkit.export.text import TEXT_AXES, TEXT_TASKS, text_batches, text_preprocessing
+from taskkit.storage.runs import read_run
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt"}
 IMAGE_TASKS = ("classify", "finetune", "segment")

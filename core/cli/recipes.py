@@ -2,8 +2,8 @@
 
 The first three take `TASK [task options]`: their own options are declared here, and
 everything else is handed to the task's command unchanged, so they work for every task.
-Like the rest of the CLI, this module imports no torch; the work lives in `taskkit.cv`,
-`taskkit.tune`, `taskkit.lr_find` and `taskkit.augment_preview`.
+Like the rest of the CLI, this module imports no torch; the work lives in `taskkit.recipes.cv`,
+`taskkit.recipes.tune`, `taskkit.recipes.lr_find` and `taskkit.data.augment_preview`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def cv_command(
 
     Example: tk cv classify --data digits --folds 5 --epochs 5
     """
-    from taskkit.cv import cross_validate, print_summary
+    from taskkit.recipes.cv import cross_validate, print_summary
 
     summary = cross_validate(task, list(ctx.args), folds, out / (name or f"cv-{task}"))
     _show(summary, as_json, print_summary)
@@ -55,7 +55,7 @@ def tune_command(
 
     Example: tk tune classify --trials 20 --epochs 5 --param 'lr=loguniform(1e-4,1e-1)'
     """
-    from taskkit.tune import TuneSettings, print_results, tune
+    from taskkit.recipes.tune import TuneSettings, print_results, tune
 
     settings = TuneSettings(trials=trials, params=list(param or []), sampler=sampler, pruner=pruner,
                             storage=storage, study_name=study_name, metric=metric, direction=direction,
@@ -76,7 +76,7 @@ def lr_find_command(
 
     Example: tk lr-find classify --data digits --backbone resnet18
     """
-    from taskkit.lr_find import find_lr, print_result
+    from taskkit.recipes.lr_find import find_lr, print_result
 
     result = find_lr(task, list(ctx.args), start_lr, end_lr, steps, out, name or f"lr-find-{task}")
     _show(result, as_json, print_result)
@@ -97,7 +97,7 @@ def aug_preview_command(
     data_root: Annotated[Optional[Path], typer.Option("--data-root", help="Where named datasets live.")] = None,
 ) -> None:
     """Write a grid of augmented samples: each row one image, the original first."""
-    from taskkit.augment_preview import write_preview
+    from taskkit.data.augment_preview import write_preview
 
     written = write_preview(data, aug, out, images=images, samples=samples, img_size=img_size, seed=seed,
                             data_root=None if data_root is None else str(data_root))

@@ -81,7 +81,7 @@ def is_run_dir(path: str | Path) -> bool:
 
 def read_run_weights(run_dir: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """A tk run's trained weights (backbone and head, as saved) and its run.json record."""
-    from taskkit.runs import read_run
+    from taskkit.storage.runs import read_run
 
     run_dir = Path(run_dir)
     record = read_run(run_dir)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from taskkit.backbone import WithAuxiliary
 from taskkit.errors import TrainingError
-from taskkit.regularize import Regularizer
+from taskkit.train.regularize import Regularizer
 
 
 #: The target of positions that carry no label (padding in sequence labelling).
@@ -33,12 +33,12 @@ class StepOptions:
 
     device: torch.device
     amp_dtype: torch.dtype | None = None  # autocast dtype, None for full precision
-    scaler: torch.amp.GradScaler | None = None  # loss scaling for float16 (taskkit.fast_paths)
+    scaler: torch.amp.GradScaler | None = None  # loss scaling for float16 (taskkit.train.fast_paths)
     channels_last: bool = False  # images go to the model in NHWC memory order
     accumulate: int = 1  # batches per optimizer step
     clip_grad: float | None = None  # max gradient norm
     check_every: int = 1  # steps between finiteness checks (each is a device sync)
-    regularizer: Regularizer | None = None  # mixing, penalty and weight average (taskkit.regularize); None: none
+    regularizer: Regularizer | None = None  # mixing, penalty and weight average (taskkit.train.regularize); None: none
     reduce: Callable[[Tensor], Tensor] | None = None  # sums a tensor over the processes training together
 
 

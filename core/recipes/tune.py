@@ -21,11 +21,11 @@ import typer
 import yaml
 
 from taskkit import drive
-from taskkit.atomic import atomic_write
-from taskkit.callbacks import Callback
-from taskkit.config import read_config, write_config
+from taskkit.storage.atomic import atomic_write
+from taskkit.train.callbacks import Callback
+from taskkit.storage.config import read_config, write_config
 from taskkit.errors import BadInputError, TrainingError, describe, one_line
-from taskkit.tune_params import Param, parse_param
+from taskkit.recipes.tune_params import Param, parse_param
 
 CHOICES = {"sampler": ("tpe", "random", "grid"), "pruner": ("hyperband", "median", "none"),
            "direction": ("maximize", "minimize")}
@@ -131,7 +131,7 @@ def _import_optuna() -> Any:
 
 
 def _task_command(task: str) -> Any:
-    from taskkit.cli import build_app
+    from taskkit.cli.app import build_app
     from taskkit.registries import TASKS
 
     TASKS.get(task)  # an unknown task gets its suggestion
@@ -274,7 +274,7 @@ def _write_best_config(run_dir: str | None, path: Path) -> str | None:
 def _plot_history(optuna: Any, study: Any, metric: str | None, path: Path) -> None:
     """Each trial's value by trial number, pruned ones at the value they were stopped at, and the
     best so far; optuna's own history plot leaves pruned trials out, which hides what the pruner did."""
-    from taskkit.plots import pyplot
+    from taskkit.report.plots import pyplot
 
     plt = pyplot()
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from taskkit import __version__
-from taskkit.atomic import atomic_write
+from taskkit.storage.atomic import atomic_write
 from taskkit.errors import BadInputError
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from torch import nn
 
 from taskkit.errors import BadInputError
-from taskkit.optim import add_param_groups, decay_groups
+from taskkit.train.optim import add_param_groups, decay_groups
 
 BN_MODES = ("eval", "train", "frozen")
 _BATCHNORM = nn.modules.batchnorm._BatchNorm

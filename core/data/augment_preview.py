@@ -35,7 +35,7 @@ def preview_rows(data: str, spec: str, images: int, samples: int, img_size: int 
     """The grid's pictures: per image, the original then `samples` augmented draws (RGB, square)."""
     import torch
 
-    from taskkit.augment import build_augmenter
+    from taskkit.data.augment import build_augmenter
 
     originals = _pick(data, data_root, images, seed)
     channels = originals[0][0].shape[2]
@@ -107,8 +107,8 @@ def _shown(image: np.ndarray, mask: np.ndarray | None, size: int) -> np.ndarray:
 
 
 def _plot_grid(rows: list[list[np.ndarray]], spec: str, out: Path) -> None:
-    from taskkit.atomic import atomic_write
-    from taskkit.plots import pyplot
+    from taskkit.storage.atomic import atomic_write
+    from taskkit.report.plots import pyplot
 
     plt = pyplot()
     columns = len(rows[0])

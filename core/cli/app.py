@@ -17,16 +17,20 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from taskkit import __version__, catalog, ranks
-from taskkit.data_cli import data_app
+from taskkit import __version__
+
+from taskkit.cli import catalog
+
+from taskkit.train import ranks
+from taskkit.cli.data import data_app
 from taskkit.errors import BadInputError, TaskkitError
-from taskkit.export_cli import add_export_command
-from taskkit.launch import remember_command_line
-from taskkit.plugin_cli import plugin_app
+from taskkit.cli.export import add_export_command
+from taskkit.train.launch import remember_command_line
+from taskkit.cli.plugin import plugin_app
 from taskkit.plugin_manager import get_manager
-from taskkit.recipe_cli import add_recipe_commands
+from taskkit.cli.recipes import add_recipe_commands
 from taskkit.registries import TASKS
-from taskkit.user_text import read_user_text
+from taskkit.storage.user_text import read_user_text
 
 log = logging.getLogger("taskkit")
 
@@ -151,7 +155,7 @@ def predict_command(
     if run.suffix.lower() == ".onnx":
         if tta is not None or out is not None:
             raise BadInputError("--tta and --out need the run directory; an ONNX file answers with labels only")
-        from taskkit.onnx_predict import predict_onnx
+        from taskkit.export.onnx_predict import predict_onnx
 
         predict_onnx(run, inputs, top_k, as_json)
         return
@@ -170,7 +174,7 @@ def _tta_option(task: Any, record: dict[str, Any], tta: str | None) -> dict[str,
         return {}
     if not getattr(task, "test_time_augmentation", False):
         raise BadInputError(f"--tta flips images; a {record['task']} run does not read images")
-    from taskkit.tta import parse_tta
+    from taskkit.model.tta import parse_tta
 
     parse_tta(tta)
     return {"tta": tta}
@@ -186,7 +190,7 @@ def summary_command(
     as_json: JsonOption = False,
 ) -> None:
     """Per-layer output shape, parameters, FLOPs and receptive field of a model."""
-    from taskkit import summary as s
+    from taskkit.model import summary as s
 
     model, shape, inputs = s.model_for_summary(target, input_shape, head, classes)
     result = s.summarize(model, shape, depth, inputs)
@@ -202,7 +206,7 @@ def _print_summary(target: str, result: Any) -> None:
              "receptive field": r.receptive_field or "-"} for r in result.rows]
     _table(rows, ["layer", "type", "output", "params", "frozen", "FLOPs", "receptive field"], empty="no layers")
     shape = "x".join(map(str, result.input_shape))
-    from taskkit.summary import human
+    from taskkit.model.summary import human
 
     typer.echo(f"{target} on {shape}: {result.total_trainable:,} trainable and {result.total_frozen:,} frozen "
                f"parameters; {human(result.multiply_adds)} multiply-adds "
@@ -211,7 +215,7 @@ def _print_summary(target: str, result: Any) -> None:
 
 def _run_task(run: Path) -> tuple[dict[str, Any], Any]:
     """A run's record and the task that trained it."""
-    from taskkit.runs import read_run
+    from taskkit.storage.runs import read_run
 
     record = read_run(run)
     return record, TASKS.get(record["task"])

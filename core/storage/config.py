@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from taskkit.atomic import atomic_write
+from taskkit.storage.atomic import atomic_write
 from taskkit.errors import BadInputError
-from taskkit.user_text import read_user_text
+from taskkit.storage.user_text import read_user_text
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def command_options(ctx: Any, defaults: dict[str, Any]) -> tuple[dict[str, Any],
     With `devices` above 1 (`--devices N`, or in the config file), the command runs in that
     many processes through torchrun instead, and this exits with their status.
     """
-    from taskkit.launch import start_processes_if_asked
+    from taskkit.train.launch import start_processes_if_asked
 
     explicit = {k for k in ctx.params if ctx.get_parameter_source(k).name == "COMMANDLINE"}
     options = resolve_options(ctx.params, explicit, defaults, ctx.command.name)

@@ -21,10 +21,10 @@ from typing import Any
 
 import typer
 
-from taskkit.atomic import atomic_write
+from taskkit.storage.atomic import atomic_write
 from taskkit.drive import Drive, Fold, check_task_args, run_task
 from taskkit.errors import BadInputError
-from taskkit.runs import claim_run_dir, read_run, write_json
+from taskkit.storage.runs import claim_run_dir, read_run, write_json
 
 
 def cross_validate(task: str, args: list[str], folds: int, cv_dir: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Training in several processes on PyTorch's own engine: process group, DDP, data shards, reductions.
 
-torchrun starts the processes (`taskkit.launch` starts it for `--devices N`). Each joins the
+torchrun starts the processes (`taskkit.train.launch` starts it for `--devices N`). Each joins the
 process group (gloo for CPU tensors, nccl for CUDA ones), trains a DistributedDataParallel
 replica on its share of every epoch's batch order, and adds up what the metrics need, so
 that all of them end each epoch with the same numbers and so take the same decisions: the
@@ -20,7 +20,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler
 
-from taskkit import ranks
+from taskkit.train import ranks
 from taskkit.errors import TaskkitError, TrainingError, describe
 
 T = TypeVar("T")

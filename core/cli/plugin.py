@@ -22,7 +22,7 @@ def new_command(
 ) -> None:
     """Write a plugin package (pyproject.toml with the entry point, one example component, a test)
     that installs with `pip install -e` and shows up in `tk list`."""
-    from taskkit.plugin_new import write_plugin
+    from taskkit.scaffold.plugin_new import write_plugin
 
     target = write_plugin(name, kind, out)
     typer.echo(f"wrote the {kind} plugin '{name}' to {target}; next: pip install -e {target} && tk list")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taskkit.atomic import atomic_write
+from taskkit.storage.atomic import atomic_write
 
 
 def pyplot():

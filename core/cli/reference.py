@@ -1,6 +1,6 @@
 """The CLI reference page, written from the Typer app itself so it cannot drift from the code.
 
-`python -m taskkit.cli_reference [FILE]` prints (or writes) Markdown with one section per
+`python -m taskkit.cli.reference [FILE]` prints (or writes) Markdown with one section per
 command, in the order `tk --help` lists them: its usage line, its help, and a table of its
 arguments and options with their defaults. `make docs` runs it before building the site,
 and a test compares the committed page with a fresh rendering.
@@ -17,7 +17,7 @@ import typer
 HEADER = """# CLI reference
 
 Every `tk` command with its arguments and options, generated from the command-line app
-(`python -m taskkit.cli_reference docs/cli.md`); the same text as each command's `--help`.
+(`python -m taskkit.cli.reference docs/cli.md`); the same text as each command's `--help`.
 Plugins add commands of their own, which `tk --help` lists.
 """
 
@@ -78,7 +78,7 @@ def _cell(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from taskkit.cli import build_app
+    from taskkit.cli.app import build_app
 
     page = render(typer.main.get_command(build_app()))  # type: ignore[arg-type]
     args = sys.argv[1:] if argv is None else argv

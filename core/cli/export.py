@@ -1,4 +1,4 @@
-"""`tk export`: a trained run in a standard format (the work is in `taskkit.export`; no torch here)."""
+"""`tk export`: a trained run in a standard format (the work is in `taskkit.export.writer`; no torch here)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def export_command(
 ) -> None:
     """Export a trained image or text run to ONNX or TorchScript, with its preprocessing (for texts,
     tokenizer and vocabulary) recorded beside it, and check the export against the PyTorch model."""
-    from taskkit.export import TOLERANCE, export_run
+    from taskkit.export.writer import TOLERANCE, export_run
 
     result = export_run(run, fmt, out, dynamic_batch)
     if as_json:

@@ -15,7 +15,9 @@ import sys
 import uuid
 from typing import Any
 
-from taskkit import drive, ranks
+from taskkit import drive
+
+from taskkit.train import ranks
 from taskkit.errors import BadInputError
 
 _command_line: list[str] | None = None

@@ -11,9 +11,9 @@ import io
 from pathlib import Path
 from typing import Any, Callable
 
-from taskkit.atomic import atomic_write
-from taskkit.checkpoints import rng_state, save_state, save_weights
-from taskkit.engine import FitState
+from taskkit.storage.atomic import atomic_write
+from taskkit.storage.checkpoints import rng_state, save_state, save_weights
+from taskkit.train.engine import FitState
 from taskkit.errors import BadInputError
 
 
