@@ -30,6 +30,8 @@ class Classify(RunModuleTask):
     """Train an image classifier from scratch and report test metrics."""
 
     run_module = "taskkit.tasks.classify.run"
+    inputs = "images"
+    outputs = "labels"
     test_time_augmentation = True
 
     @staticmethod

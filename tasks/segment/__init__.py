@@ -30,6 +30,8 @@ class Segment(RunModuleTask):
     """Train a semantic segmentation model and report per-class IoU and Dice."""
 
     run_module = "taskkit.tasks.segment.run"
+    inputs = "images"
+    outputs = "masks"
     test_time_augmentation = True
 
     @staticmethod

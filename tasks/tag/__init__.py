@@ -29,6 +29,8 @@ class Tag(RunModuleTask):
     """Tag every token (named entities, parts of speech) and report token and entity scores."""
 
     run_module = "taskkit.tasks.tag.run"
+    inputs = "tokens"
+    outputs = "tags"
 
     @staticmethod
     def command(

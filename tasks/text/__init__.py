@@ -34,6 +34,8 @@ class Text(RunModuleTask):
     """Train a text classifier (sentiment, topics) and report test metrics."""
 
     run_module = "taskkit.tasks.text.run"
+    inputs = "tokens"
+    outputs = "labels"
 
     @staticmethod
     def command(
