@@ -28,7 +28,7 @@ def test_preview_writes_a_grid_png_of_rows_and_samples(tmp_path, capsys):
 
 
 def test_the_samples_are_the_training_pipeline_applied_to_the_original():
-    from taskkit.data.augment_preview import preview_rows
+    from taskkit.preview.augmentations import preview_rows
 
     rows = preview_rows("digits", "hflip=1", images=2, samples=3, img_size=None, seed=0, data_root=None)
     assert len(rows) == 2 and all(len(row) == 4 for row in rows)
@@ -38,7 +38,7 @@ def test_the_samples_are_the_training_pipeline_applied_to_the_original():
 
 
 def test_mask_outlines_move_with_the_image(shapes):
-    from taskkit.data.augment_preview import OUTLINE, preview_rows
+    from taskkit.preview.augmentations import OUTLINE, preview_rows
 
     rows = preview_rows(str(shapes), "vflip=1", images=3, samples=1, img_size=None, seed=1, data_root=None)
     for original, flipped in rows:

@@ -36,7 +36,7 @@ def test_without_balancing_the_loader_keeps_the_imbalance():
 
 
 def test_class_weights_reach_cross_entropy_and_focal():
-    from taskkit.tasks.classify.run import build_loss
+    from taskkit.train.losses import build_loss
 
     weights = class_weights(NINE_TO_ONE, 2)
     assert weights == pytest.approx([1000 / 1800, 1000 / 200])
@@ -53,7 +53,7 @@ def test_class_weights_reach_cross_entropy_and_focal():
 
 def test_a_loss_without_class_weights_is_refused_in_one_line():
     from taskkit.errors import BadInputError
-    from taskkit.tasks.classify.run import build_loss
+    from taskkit.train.losses import build_loss
 
     with pytest.raises(BadInputError, match="takes no class weights"):
         build_loss({"loss": "mse", "label_smoothing": None, "balance": "class-weights"}, NINE_TO_ONE, 2)

@@ -100,3 +100,26 @@ def test_class_weights_are_inverse_frequency():
 def test_epoch_line_pairs_train_and_validation():
     row = {"epoch": 2, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.6, "val_acc": 0.75, "lr": 0.001, "time": 0.42}
     assert format_row(row) == "loss 0.5000/0.6000  acc 0.8000/0.7500  lr 1.00e-03  0.4s"
+
+
+def test_a_driven_run_is_collected_once_whatever_flow_trains_it(tmp_path):
+    """`tk cv` and `tk lr-find` read the drive's last run: train_and_test adds it unless it is already there."""
+    from types import SimpleNamespace
+
+    from taskkit import drive
+    from taskkit.train.training import TrainOptions, train_and_test
+
+    torch.manual_seed(0)
+    dataset = toy_loader(24).dataset
+    targets = dataset.tensors[1].tolist()
+    data = SimpleNamespace(train=dataset, val=dataset, test=dataset, classes=["neg", "pos"],
+                           train_targets=lambda: targets)
+    options = TrainOptions(epochs=1, batch_size=8, quiet=True, device="cpu")
+    fresh, claimed = drive.Drive(), drive.Drive(runs=[tmp_path / "a"])
+    for driven, run_dir in ((fresh, tmp_path / "a"), (claimed, tmp_path / "a")):
+        run_dir.mkdir(exist_ok=True)
+        with drive.driving(driven):
+            report = train_and_test(nn.Linear(4, 2), nn.CrossEntropyLoss(), data, options, run_dir, {})
+        assert 0 <= report["accuracy"] <= 1
+    assert fresh.runs == [tmp_path / "a"] and claimed.runs == [tmp_path / "a"]
+    assert (tmp_path / "a" / "run.json").is_file()

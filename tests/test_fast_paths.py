@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from conftest import one_line_error, tk_in_process
 from taskkit.train import fast_paths
-from taskkit.storage.config import merge_options
+from taskkit.options import merge_options
 from taskkit.train.engine import FitState, StepOptions, to_device, train_one_epoch
 
 FAST = ["classify", "--data", "digits", "--classes", "0,1,2", "--epochs", "1", "--batch-size", "32", "--quiet",

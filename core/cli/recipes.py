@@ -3,7 +3,7 @@
 The first three take `TASK [task options]`: their own options are declared here, and
 everything else is handed to the task's command unchanged, so they work for every task.
 Like the rest of the CLI, this module imports no torch; the work lives in `taskkit.recipes.cv`,
-`taskkit.recipes.tune`, `taskkit.recipes.lr_find` and `taskkit.data.augment_preview`.
+`taskkit.recipes.tune`, `taskkit.recipes.lr_find` and `taskkit.preview.augmentations`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def cv_command(
     """
     from taskkit.recipes.cv import cross_validate, print_summary
 
-    summary = cross_validate(task, list(ctx.args), folds, out / (name or f"cv-{task}"))
+    summary = cross_validate(ctx.parent.command, task, list(ctx.args), folds, out / (name or f"cv-{task}"))
     _show(summary, as_json, print_summary)
 
 
@@ -60,7 +60,7 @@ def tune_command(
     settings = TuneSettings(trials=trials, params=list(param or []), sampler=sampler, pruner=pruner,
                             storage=storage, study_name=study_name, metric=metric, direction=direction,
                             sampler_seed=sampler_seed)
-    results = tune(task, list(ctx.args), settings, out / (name or f"tune-{task}"))
+    results = tune(ctx.parent.command, task, list(ctx.args), settings, out / (name or f"tune-{task}"))
     _show(results, as_json, print_results)
 
 
@@ -78,7 +78,7 @@ def lr_find_command(
     """
     from taskkit.recipes.lr_find import find_lr, print_result
 
-    result = find_lr(task, list(ctx.args), start_lr, end_lr, steps, out, name or f"lr-find-{task}")
+    result = find_lr(ctx.parent.command, task, list(ctx.args), start_lr, end_lr, steps, out, name or f"lr-find-{task}")
     _show(result, as_json, print_result)
 
 
@@ -97,7 +97,7 @@ def aug_preview_command(
     data_root: Annotated[Optional[Path], typer.Option("--data-root", help="Where named datasets live.")] = None,
 ) -> None:
     """Write a grid of augmented samples: each row one image, the original first."""
-    from taskkit.data.augment_preview import write_preview
+    from taskkit.preview.augmentations import write_preview
 
     written = write_preview(data, aug, out, images=images, samples=samples, img_size=img_size, seed=seed,
                             data_root=None if data_root is None else str(data_root))

@@ -245,7 +245,7 @@ def model_for_summary(target: str, input_text: str | None, head: str | None,
         shape = parse_input_shape(input_text) if input_text else [spec["in_channels"], height, width]
         return model, shape, None
     if modality(BACKBONES.get(target)) == "sequence":
-        from taskkit.cli.catalog import CARD_VOCABULARY
+        from taskkit.model import CARD_VOCABULARY
 
         encoder = BACKBONES.build(target, vocab_size=CARD_VOCABULARY)
         if head is None:

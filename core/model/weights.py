@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from taskkit.errors import BadInputError, describe, one_line
+from taskkit.storage.files import RUN_RECORD, WEIGHTS
 
 _TRUE = ("1", "true", "yes", "on")
 #: Where the usual classifiers keep their last layers; such tensors are skipped as "the old classifier".
@@ -76,7 +77,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
 
 
 def is_run_dir(path: str | Path) -> bool:
-    return Path(path).is_dir() and (Path(path) / "run.json").is_file()
+    return Path(path).is_dir() and (Path(path) / RUN_RECORD).is_file()
 
 
 def read_run_weights(run_dir: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -87,9 +88,9 @@ def read_run_weights(run_dir: str | Path) -> tuple[dict[str, Tensor], dict[str, 
     record = read_run(run_dir)
     if not isinstance(record.get("model"), dict) or "backbone" not in record["model"]:
         raise BadInputError(f"{run_dir} is not an image run with a backbone (task '{record.get('task')}')")
-    weights = run_dir / "model.safetensors"
+    weights = run_dir / WEIGHTS
     if not weights.is_file():
-        raise BadInputError(f"{run_dir} has no model.safetensors; it has not finished an epoch")
+        raise BadInputError(f"{run_dir} has no {WEIGHTS}; it has not finished an epoch")
     return read_state_dict(weights), record
 
 

@@ -22,13 +22,15 @@ from typing import Any
 import typer
 
 from taskkit.storage.atomic import atomic_write
-from taskkit.drive import Drive, Fold, check_task_args, run_task
+from taskkit.drive import Drive, Fold
+from taskkit.recipes.driver import check_task_args, run_task
 from taskkit.errors import BadInputError
 from taskkit.storage.runs import claim_run_dir, read_run, write_json
 
 
-def cross_validate(task: str, args: list[str], folds: int, cv_dir: Path) -> dict[str, Any]:
-    """Run the task once per fold under `cv_dir` (a fresh folder) and write the summary there."""
+def cross_validate(group: Any, task: str, args: list[str], folds: int, cv_dir: Path) -> dict[str, Any]:
+    """Run the task (a command of `group`, the `tk` command group) once per fold under `cv_dir`
+    (a fresh folder) and write the summary there."""
     if folds < 2:
         raise BadInputError(f"--folds must be at least 2 (one fold validates, the others train), got {folds}")
     check_task_args("cv", args)
@@ -37,7 +39,7 @@ def cross_validate(task: str, args: list[str], folds: int, cv_dir: Path) -> dict
     for index in range(folds):
         drive = Drive(fold=Fold(index, folds), record={"fold": {"index": index + 1, "folds": folds}})
         try:
-            run_task(task, [*args, "--out", str(cv_dir), "--name", f"fold-{index + 1}"], drive)
+            run_task(group, task, [*args, "--out", str(cv_dir), "--name", f"fold-{index + 1}"], drive)
         except BadInputError:
             with contextlib.suppress(OSError):
                 cv_dir.rmdir()  # only when nothing was written, e.g. the options were refused

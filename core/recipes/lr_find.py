@@ -18,15 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from taskkit.storage.atomic import atomic_write
-from taskkit.drive import Drive, ProbeFinished, check_task_args, run_task
+from taskkit.drive import Drive, ProbeFinished
+from taskkit.recipes.driver import check_task_args, run_task
 from taskkit.errors import BadInputError
 from taskkit.storage.runs import read_run, write_json
+from taskkit.storage.files import RUN_RECORD
 
 SMOOTHING = 0.9  # about ten steps of memory: less lag behind the rate than 0.98
 DIVERGED = 4.0
 
 
-def find_lr(task: str, args: list[str], start_lr: float, end_lr: float, steps: int, out: Path,
+def find_lr(group: Any, task: str, args: list[str], start_lr: float, end_lr: float, steps: int, out: Path,
             name: str) -> dict[str, Any]:
     """Sweep the task's model; the run directory gets lr_find.csv, lr_find.png and the result in run.json."""
     if not 0 < start_lr < end_lr:
@@ -36,14 +38,14 @@ def find_lr(task: str, args: list[str], start_lr: float, end_lr: float, steps: i
     check_task_args("lr-find", args)
     drive = Drive(probe=lambda setup: sweep(setup, start_lr, end_lr, steps), record={"lr_find": True})
     try:
-        run_task(task, [*args, "--out", str(out), "--name", name], drive)
+        run_task(group, task, [*args, "--out", str(out), "--name", name], drive)
     except ProbeFinished as finished:
         result = finished.result
     else:
         raise BadInputError(f"task '{task}' does not train through taskkit's engine, so lr-find cannot sweep it")
     run_dir = drive.runs[-1]
     record = read_run(run_dir)
-    write_json(run_dir / "run.json", {**record, "status": "lr-find", "lr_find": result})
+    write_json(run_dir / RUN_RECORD, {**record, "status": "lr-find", "lr_find": result})
     return {**result, "run": str(run_dir), "plot": str(run_dir / "lr_find.png"), "task": task}
 
 

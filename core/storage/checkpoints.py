@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from taskkit.storage.atomic import atomic_write
 from taskkit.errors import BadInputError, describe
+from taskkit.storage.files import WEIGHTS
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
@@ -41,9 +42,9 @@ def load_run_weights(model: torch.nn.Module, run_dir: Path) -> torch.nn.Module:
     A run that never finished an epoch, or weights that do not fit the model its run.json
     describes, are bad input named in one line.
     """
-    weights = Path(run_dir) / "model.safetensors"
+    weights = Path(run_dir) / WEIGHTS
     if not weights.is_file():
-        raise BadInputError(f"{run_dir} has no model.safetensors; it has not finished an epoch")
+        raise BadInputError(f"{run_dir} has no {WEIGHTS}; it has not finished an epoch")
     load_fitting(model, load_weights(weights), weights, "the model in run.json")
     return model.eval()
 

@@ -15,6 +15,7 @@ from typing import Any
 from taskkit import __version__
 from taskkit.storage.atomic import atomic_write
 from taskkit.errors import BadInputError
+from taskkit.storage.files import RUN_RECORD
 
 
 def claim_run_dir(out: Path, name: str) -> Path:
@@ -39,9 +40,9 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir)
     if not path.is_dir():
         raise BadInputError(f"run directory {path} does not exist")
-    record = path / "run.json"
+    record = path / RUN_RECORD
     if not record.is_file():
-        raise BadInputError(f"{path} is not a run directory (it has no run.json); pass a folder under runs/")
+        raise BadInputError(f"{path} is not a run directory (it has no {RUN_RECORD}); pass a folder under runs/")
     try:
         data = json.loads(record.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -13,17 +13,11 @@ from typing import Any, Callable
 
 from taskkit.storage.atomic import atomic_write
 from taskkit.storage.checkpoints import rng_state, save_state, save_weights
-from taskkit.train.engine import FitState
+from taskkit.train.state import Callback, FitState
 from taskkit.errors import BadInputError
+from taskkit.storage.files import LAST_CHECKPOINT, WEIGHTS
 
-
-class Callback:
-    """No-op base: subclasses override the moments they care about."""
-
-    def on_fit_start(self, state: FitState) -> None: ...
-    def on_step(self, state: FitState, step: int, steps: int) -> None: ...
-    def on_epoch_end(self, state: FitState, row: dict[str, float]) -> None: ...
-    def on_fit_end(self, state: FitState) -> None: ...
+__all__ = ["CSVLogger", "Callback", "Checkpointer", "EarlyStopping", "ProgressBar", "TensorBoardLogger", "format_row"]
 
 
 def format_row(row: dict[str, float]) -> str:
@@ -124,8 +118,8 @@ class Checkpointer(Callback):
 
     def on_fit_start(self, state: FitState) -> None:
         """A checkpoint before the first step, so a run stopped in its first epoch resumes too."""
-        if self.write and not (self.run_dir / "last.ckpt").exists():
-            save_state(self.state_dict(state), self.run_dir / "last.ckpt")
+        if self.write and not (self.run_dir / LAST_CHECKPOINT).exists():
+            save_state(self.state_dict(state), self.run_dir / LAST_CHECKPOINT)
 
     def improved(self, value: float, best: float | None) -> bool:
         return best is None or (value > best if self.mode == "max" else value < best)
@@ -135,9 +129,9 @@ class Checkpointer(Callback):
         if self.improved(value, state.best_value):
             state.best_value, state.best_epoch = value, state.epoch
             if self.write:
-                save_weights(self.weights.state_dict(), self.run_dir / "model.safetensors")
+                save_weights(self.weights.state_dict(), self.run_dir / WEIGHTS)
         if self.write:
-            save_state(self.state_dict(state), self.run_dir / "last.ckpt")
+            save_state(self.state_dict(state), self.run_dir / LAST_CHECKPOINT)
 
     def state_dict(self, state: FitState) -> dict[str, Any]:
         saved = {name: obj.state_dict() for name, obj in self.objects.items() if obj is not None}

@@ -11,56 +11,19 @@ import math
 import random
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from taskkit.backbone import WithAuxiliary
 from taskkit.errors import TrainingError
-from taskkit.train.regularize import Regularizer
+from taskkit.train.state import Callback, FitState
+from taskkit.train.step import IGNORE_INDEX, StepOptions, autocast, call_model, model_loss, to_device
 
-
-#: The target of positions that carry no label (padding in sequence labelling).
-IGNORE_INDEX = -100
-
-
-@dataclass
-class StepOptions:
-    """How each optimizer step is taken."""
-
-    device: torch.device
-    amp_dtype: torch.dtype | None = None  # autocast dtype, None for full precision
-    scaler: torch.amp.GradScaler | None = None  # loss scaling for float16 (taskkit.train.fast_paths)
-    channels_last: bool = False  # images go to the model in NHWC memory order
-    accumulate: int = 1  # batches per optimizer step
-    clip_grad: float | None = None  # max gradient norm
-    check_every: int = 1  # steps between finiteness checks (each is a device sync)
-    regularizer: Regularizer | None = None  # mixing, penalty and weight average (taskkit.train.regularize); None: none
-    reduce: Callable[[Tensor], Tensor] | None = None  # sums a tensor over the processes training together
-
-
-@dataclass
-class FitState:
-    """What the loop knows between epochs; callbacks read and update it."""
-
-    epochs: int
-    epoch: int = 0  # epochs completed
-    global_step: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_value: float | None = None
-    best_epoch: int | None = None
-    stop_reason: str | None = None
-    val_samples: int | None = None  # inputs the last validation scored, over every process
-
-
-class Callback(Protocol):
-    def on_fit_start(self, state: FitState) -> None: ...
-    def on_step(self, state: FitState, step: int, steps: int) -> None: ...
-    def on_epoch_end(self, state: FitState, row: dict[str, float]) -> None: ...
-    def on_fit_end(self, state: FitState) -> None: ...
+__all__ = ["IGNORE_INDEX", "Callback", "Evaluation", "FitState", "StepOptions", "autocast", "call_model",
+           "evaluate", "fit", "model_loss", "predict", "seed_everything", "to_device", "train_one_epoch"]
 
 
 def seed_everything(seed: int) -> None:
@@ -68,38 +31,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def autocast(options: StepOptions):
-    """Mixed precision as `options` asks (a no-op context at full precision)."""
-    if options.amp_dtype is None:
-        return nullcontext()
-    return torch.autocast(options.device.type, dtype=options.amp_dtype)
-
-
-def model_loss(outputs: Any, targets: Tensor, loss_fn: Callable) -> tuple[Tensor, Tensor]:
-    """Main logits and the loss, auxiliary classifiers' weighted losses included when present."""
-    if isinstance(outputs, WithAuxiliary):
-        loss = loss_fn(outputs.logits, targets)
-        for weight, extra in outputs.auxiliary:
-            loss = loss + weight * loss_fn(extra, targets)
-        return outputs.logits, loss
-    return outputs, loss_fn(outputs, targets)
-
-
-def to_device(value: Any, device: torch.device, channels_last: bool = False) -> Any:
-    """A batch's inputs on `device`: a tensor, or a tuple of them (tokens and lengths); images
-    in NHWC memory order with `channels_last`."""
-    if isinstance(value, (tuple, list)):
-        return tuple(to_device(v, device, channels_last) for v in value)
-    if channels_last and value.dim() == 4:
-        return value.to(device, memory_format=torch.channels_last, non_blocking=True)
-    return value.to(device, non_blocking=True)
-
-
-def call_model(model: nn.Module, inputs: Any) -> Any:
-    """`model(inputs)`, or `model(*inputs)` for models of several inputs (tokens and lengths)."""
-    return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
 
 def _check_finite(loss_flags: Tensor, epoch: int, step: int) -> None:
@@ -126,6 +57,88 @@ def _hits(logits: Tensor, targets: Tensor) -> tuple[Tensor | int, Tensor | int]:
     return 0, 0
 
 
+@dataclass
+class _EpochSums:
+    """What one epoch adds up: the loss (a float where each step's loss is read at once, else a
+    tensor on the device), whether any loss was not finite, right and judged predictions, inputs."""
+
+    total_loss: Any
+    bad: Tensor
+    correct: Tensor
+    judged: Tensor  # predictions that have a label
+    seen: int = 0
+
+    @classmethod
+    def zeros(cls, device: torch.device, on_host: bool) -> "_EpochSums":
+        return cls(0.0 if on_host else torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.bool),
+                   torch.zeros((), device=device, dtype=torch.long), torch.zeros((), device=device, dtype=torch.long))
+
+    def add_loss(self, loss: Tensor, count: int, options: StepOptions, on_host: bool, epoch: int, step: int) -> None:
+        """On the host, read the loss now and check it; on the device, keep a flag, checked every `check_every` steps."""
+        if on_host:
+            value = loss.item()
+            if not math.isfinite(value):
+                _check_finite(torch.tensor(True), epoch, step)
+            self.total_loss += value * count
+            return
+        self.bad |= ~torch.isfinite(loss.detach())
+        self.total_loss += loss.detach() * count
+        if step % options.check_every == 0:
+            _check_finite(self.bad if options.reduce is None else options.reduce(self.bad.long()) > 0, epoch, step)
+
+    def add_hits(self, logits: Tensor, targets: Tensor) -> None:
+        hits, judged_now = _hits(logits, targets)
+        self.correct += hits
+        self.judged += judged_now
+        self.seen += len(targets)
+
+    def row(self, options: StepOptions, epoch: int, steps: int) -> dict[str, float]:
+        """The epoch's mean loss and accuracy, summed over every process first where there are several."""
+        bad, total_loss, seen, correct, judged = self.bad, self.total_loss, self.seen, self.correct, self.judged
+        if options.reduce is not None:
+            bad = options.reduce(bad.long()) > 0
+            total_loss, seen, correct, judged = options.reduce(torch.stack([
+                torch.as_tensor(total_loss, dtype=torch.float64), torch.tensor(seen, dtype=torch.float64),
+                correct.double(), judged.double()]).to(options.device)).tolist()
+        _check_finite(bad, epoch, steps)
+        return {"train_loss": float(total_loss) / max(seen, 1), "train_acc": float(correct) / max(int(judged), 1)}
+
+
+def _backward(model: nn.Module, inputs: Any, targets: Tensor, loss_fn: Callable, options: StepOptions,
+              no_sync: Callable | None) -> tuple[Tensor, Tensor]:
+    """Forward and backward of one batch (under `no_sync()` where given); returns logits and the loss."""
+    regularizer, scaler = options.regularizer, options.scaler
+    with (nullcontext() if no_sync is None else no_sync()):
+        with autocast(options):
+            logits, loss = model_loss(call_model(model, inputs), targets, loss_fn)
+        if regularizer is not None:
+            loss = regularizer.add_penalty(loss)
+        scaled = loss / options.accumulate if options.accumulate > 1 else loss
+        (scaled if scaler is None else scaler.scale(scaled)).backward()
+    return logits, loss
+
+
+def _optimizer_step(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, options: StepOptions,
+                    state: FitState) -> None:
+    """Clip, step (through the scaler where there is one), update the average, and advance a per-step scheduler."""
+    scaler = options.scaler
+    if options.clip_grad:
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), options.clip_grad)
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+        scaler.update()
+    if options.regularizer is not None:
+        options.regularizer.after_step()
+    optimizer.zero_grad(set_to_none=True)
+    state.global_step += 1
+    if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step()
+
+
 def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
                     scheduler: Any, options: StepOptions, state: FitState,
                     callbacks: list[Callback] = ()) -> dict[str, float]:
@@ -139,67 +152,25 @@ def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: Callable, optim
     the epoch's sums are added up over all of them at the end.
     """
     model.train()
-    device, per_step_scheduler = options.device, not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    regularizer, scaler, reduce = options.regularizer, options.scaler, options.reduce
-    sync_each_step = options.check_every == 1 and reduce is None
+    device, regularizer = options.device, options.regularizer
+    on_host = options.check_every == 1 and options.reduce is None
     no_sync = getattr(model, "no_sync", None)  # skips the gradient all-reduce of batches that do not step
-    total_loss = 0.0 if sync_each_step else torch.zeros((), device=device)
-    bad = torch.zeros((), device=device, dtype=torch.bool)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    judged = torch.zeros((), device=device, dtype=torch.long)  # predictions that have a label
-    seen, steps = 0, len(loader)
+    sums = _EpochSums.zeros(device, on_host)
+    steps = len(loader)
     optimizer.zero_grad(set_to_none=True)
     for step, (inputs, targets) in enumerate(loader, start=1):
         inputs, targets = to_device(inputs, device, options.channels_last), targets.to(device, non_blocking=True)
         if regularizer is not None:
             inputs, targets = regularizer.mix(inputs, targets)
         steps_now = step % options.accumulate == 0 or step == steps
-        with (nullcontext() if steps_now or no_sync is None else no_sync()):
-            with autocast(options):
-                logits, loss = model_loss(call_model(model, inputs), targets, loss_fn)
-            if regularizer is not None:
-                loss = regularizer.add_penalty(loss)
-            scaled = loss / options.accumulate if options.accumulate > 1 else loss
-            (scaled if scaler is None else scaler.scale(scaled)).backward()
-        if sync_each_step:
-            value = loss.item()
-            if not math.isfinite(value):
-                _check_finite(torch.tensor(True), state.epoch + 1, step)
-            total_loss += value * len(targets)
-        else:
-            bad |= ~torch.isfinite(loss.detach())
-            total_loss += loss.detach() * len(targets)
-            if step % options.check_every == 0:
-                _check_finite(bad if reduce is None else reduce(bad.long()) > 0, state.epoch + 1, step)
+        logits, loss = _backward(model, inputs, targets, loss_fn, options, None if steps_now else no_sync)
+        sums.add_loss(loss, len(targets), options, on_host, state.epoch + 1, step)
         if steps_now:
-            if options.clip_grad:
-                if scaler is not None:
-                    scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), options.clip_grad)
-            if scaler is None:
-                optimizer.step()
-            else:
-                scaler.step(optimizer)  # skipped when the scaled gradients overflowed
-                scaler.update()
-            if regularizer is not None:
-                regularizer.after_step()
-            optimizer.zero_grad(set_to_none=True)
-            state.global_step += 1
-            if per_step_scheduler and scheduler is not None:
-                scheduler.step()
-        hits, judged_now = _hits(logits.detach(), targets)
-        correct += hits
-        judged += judged_now
-        seen += len(targets)
+            _optimizer_step(model, optimizer, scheduler, options, state)
+        sums.add_hits(logits.detach(), targets)
         for callback in callbacks:
             callback.on_step(state, step, steps)
-    if reduce is not None:
-        bad = reduce(bad.long()) > 0
-        total_loss, seen, correct, judged = reduce(torch.stack([torch.as_tensor(total_loss, dtype=torch.float64),
-                                                               torch.tensor(seen, dtype=torch.float64),
-                                                               correct.double(), judged.double()]).to(device)).tolist()
-    _check_finite(bad, state.epoch + 1, steps)
-    return {"train_loss": float(total_loss) / max(seen, 1), "train_acc": float(correct) / max(int(judged), 1)}
+    return sums.row(options, state.epoch + 1, steps)
 
 
 @dataclass

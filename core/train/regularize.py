@@ -22,7 +22,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from taskkit.train.optim import decay_groups
 
 if TYPE_CHECKING:
-    from taskkit.train.training import TrainOptions
+    from taskkit.train.options import TrainOptions
 
 
 @dataclass(frozen=True)

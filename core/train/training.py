@@ -2,32 +2,37 @@
 
 Given a model, a loss, datasets and options, this builds loaders, optimizer, scheduler and
 callbacks, runs `engine.fit` (or resumes it), then evaluates the best weights on the test
-split exactly once and writes the report, plots and run.json.
+split exactly once and writes the report, plots and run.json. The options, the device and
+the loaders have modules of their own; their names stay importable from here.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib.util
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torch.utils.data import DataLoader
 
-from taskkit.train import callbacks as cb
 from taskkit import drive
-from taskkit.train import distributed
-from taskkit.train import fast_paths
-from taskkit.train import ranks
-from taskkit.storage.checkpoints import load_fitting, load_training_state, load_weights, restore_rng_state
-from taskkit.train.engine import Evaluation, FitState, StepOptions, evaluate, fit
-from taskkit.errors import BadInputError
 from taskkit.report.metrics import classification_report
-from taskkit.train.optim import build_optimizer, build_scheduler, parameter_groups
 from taskkit.report.plots import plot_confusion_matrix, plot_curves, write_confusion_csv
-from taskkit.train.regularize import Regularizer, WeightAverage, build_regularizer
+from taskkit.storage.checkpoints import load_fitting, load_training_state, load_weights, restore_rng_state
+from taskkit.train import callbacks as cb
+from taskkit.train import distributed, fast_paths, ranks
+from taskkit.train.device import resolve_device, step_options
+from taskkit.train.engine import Evaluation, FitState, evaluate, fit
+from taskkit.train.loaders import class_weights, make_loaders
+from taskkit.train.optim import build_optimizer, build_scheduler, parameter_groups
+from taskkit.train.options import TrainOptions, options_dict
+from taskkit.train.regularize import WeightAverage, build_regularizer
+from taskkit.train.step import StepOptions
+from taskkit.storage.files import LAST_CHECKPOINT, METRICS_CSV, RUN_RECORD, WEIGHTS
+
+__all__ = ["Scoring", "Setup", "TrainOptions", "class_weights", "classification_scores", "make_loaders",
+           "options_dict", "resolve_device", "step_options", "train_and_test"]
 
 
 def classification_scores(result: Evaluation, classes: list[str]) -> dict[str, Any]:
@@ -62,114 +67,6 @@ class Setup:
     options: "TrainOptions"
 
 
-@dataclass
-class TrainOptions:
-    """The options every training task shares, checked before any work starts."""
-
-    epochs: int = 15
-    batch_size: int = 64
-    optimizer: str = "adamw"
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    scheduler: str = "warmup+cosine"
-    warmup_epochs: float = 1.0
-    clip_grad: float = 0.0
-    accumulate: int = 1
-    patience: int = 0
-    balance: str = "none"
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    channels_last: bool = False
-    compile: bool = False
-    devices: int = 1  # processes started through torchrun (taskkit.train.launch); the processes themselves see 1 each
-    workers: int = 0
-    tensorboard: bool = False
-    quiet: bool = False
-    mixup: float = 0.0  # Beta alpha; 0: off
-    cutmix: float = 0.0
-    l1: float = 0.0
-    ema: float = 0.0  # decay of the weight average; 0: off
-
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> "TrainOptions":
-        chosen = cls(**{f.name: options[f.name] for f in fields(cls) if f.name in options})
-        chosen.validate()
-        return chosen
-
-    def validate(self) -> None:
-        positive = {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size, "accumulate": self.accumulate,
-                    "devices": self.devices}
-        for name, value in positive.items():
-            if not value > 0:
-                raise BadInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
-        for name in ("weight_decay", "clip_grad", "patience", "workers", "warmup_epochs", "momentum", "mixup",
-                     "cutmix", "l1"):
-            if getattr(self, name) < 0:
-                raise BadInputError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
-        if self.balance not in ("none", "oversample", "class-weights"):
-            raise BadInputError(f"--balance must be none, oversample or class-weights, got '{self.balance}'")
-        fast_paths.check_precision(self.precision)
-        if not 0 <= self.ema < 1:
-            raise BadInputError(f"--ema must be in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
-        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
-            raise BadInputError("--tensorboard needs TensorBoard: pip install 'taskkit[tensorboard]'")
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA, then MPS, then CPU; asking for a missing device is bad input.
-
-    Among processes started by torchrun, CUDA means the GPU of this process's local rank.
-    """
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if ranks.distributed() and name in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda", ranks.local_rank())
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
-    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": has_mps}
-    if name.split(":")[0] not in available:
-        raise BadInputError(f"--device must be auto, cpu, cuda or mps, got '{name}'")
-    if not available[name.split(":")[0]]:
-        raise BadInputError(f"--device {name} is not available on this machine; use --device auto or cpu")
-    return torch.device(name)
-
-
-def step_options(options: TrainOptions, device: torch.device, regularizer: Regularizer | None = None,
-                 scaler: torch.amp.GradScaler | None = None) -> StepOptions:
-    """How steps run: `--precision` (`auto`: mixed on CUDA, float32 elsewhere), `--channels-last`,
-    and, among several processes, their reduction.
-
-    `regularizer` and `scaler` are for training steps only; evaluation never mixes or scales.
-    """
-    return StepOptions(device=device, amp_dtype=fast_paths.autocast_dtype(options.precision, device), scaler=scaler,
-                       channels_last=options.channels_last, accumulate=options.accumulate,
-                       clip_grad=options.clip_grad or None, check_every=1 if device.type == "cpu" else 50,
-                       regularizer=regularizer, reduce=distributed.reduce_sum if ranks.distributed() else None)
-
-
-def class_weights(targets: list[int], num_classes: int) -> list[float]:
-    """Inverse-frequency weights, normalised to average 1 over the classes present."""
-    counts = torch.bincount(torch.tensor(targets), minlength=num_classes).float()
-    present = int((counts > 0).sum())
-    weights = torch.where(counts > 0, counts.sum() / (present * counts.clamp_min(1)), torch.zeros(()))
-    return weights.tolist()
-
-
-def make_loaders(train: Dataset, val: Dataset, test: Dataset, options: TrainOptions,
-                 train_targets: list[int], generator: torch.Generator) -> tuple[DataLoader, ...]:
-    """Loaders; training shuffles with `generator`, or samples classes evenly with `--balance oversample`."""
-    common = {"batch_size": options.batch_size, "num_workers": options.workers,
-              "persistent_workers": options.workers > 0}  # pinned memory: set in train_and_test, for every loader
-    if options.balance == "oversample":
-        per_sample = torch.tensor(class_weights(train_targets, max(train_targets) + 1))[train_targets]
-        sampler = WeightedRandomSampler(per_sample, len(train_targets), generator=generator)
-        train_loader = DataLoader(train, sampler=sampler, generator=generator, **common)
-    else:
-        train_loader = DataLoader(train, shuffle=True, generator=generator, **common)
-    return train_loader, DataLoader(val, **common), DataLoader(test, **common)
-
-
 def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options: TrainOptions,
                    run_dir: Path, record: dict[str, Any], resume: bool = False,
                    freezer: Any = None, loader_factory: Callable | None = None,
@@ -187,39 +84,16 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
     writes. `--compile` and DDP wrap the model for training only; checkpoints, the weight
     average and evaluation use `model` itself, so weights keep their names.
     """
-    distributed.start()
-    device = resolve_device(options.device)
-    if options.channels_last:
-        fast_paths.to_channels_last(model)
-    model.to(device)
-    loss_fn.to(device)
+    _collect_run(run_dir)
+    device = _place(model, loss_fn, options)
     generator = torch.Generator()
-    loaders = (loader_factory(options, generator) if loader_factory is not None else
-               make_loaders(data.train, data.val, data.test, options, data.train_targets(), generator))
-    for loader in loaders:
-        loader.pin_memory = device.type == "cuda"  # page-locked batches copy to the GPU without a stop
-    if ranks.distributed():
-        loaders = tuple(distributed.shard_loader(loader, train=i == 0) for i, loader in enumerate(loaders))
+    loaders = _loaders(data, options, generator, device, loader_factory)
     evaluator = distributed.combining(scoring.evaluate) if ranks.distributed() else scoring.evaluate
-    state = FitState(epochs=options.epochs)
-    saved = load_training_state(run_dir / "last.ckpt") if resume else None
-    if saved is not None:
-        for key, value in saved["fit"].items():
-            setattr(state, key, value)
-    if freezer is not None:
-        freezer.apply(max(state.epoch - 1, 0))  # the frozen set the checkpoint's optimizer was saved with
-    groups = freezer.param_groups() if freezer is not None else parameter_groups(model, options.weight_decay)
-    optimizer = build_optimizer(options.optimizer, groups, options.lr, options.momentum)
-    scheduler = build_scheduler(options.scheduler, optimizer, epochs=options.epochs,
-                                steps_per_epoch=-(-len(loaders[0]) // options.accumulate),
-                                warmup_epochs=options.warmup_epochs)
-    scaler = fast_paths.grad_scaler(fast_paths.autocast_dtype(options.precision, device), device)
+    state, saved = _fit_state(options, run_dir, resume)
+    optimizer, scheduler, scaler = _optimization(model, options, freezer, state, len(loaders[0]), device)
     if saved is not None:
         _restore(saved, run_dir, model, optimizer, scheduler, scaler)
-    driven = drive.current()
-    if driven is not None and driven.probe is not None:
-        setup = Setup(model, loss_fn, optimizer, loaders[0], step_options(options, device), run_dir, options)
-        raise drive.ProbeFinished(driven.probe(setup))
+    _probe_if_asked(model, loss_fn, optimizer, loaders[0], device, run_dir, options)
     regularizer = build_regularizer(options, model, len(data.classes), saved)
     average = regularizer.average if regularizer is not None else None
 
@@ -236,16 +110,86 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
     fit(trained, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device, regularizer, scaler),
         state, _callbacks(options, run_dir, model, optimizer, scheduler, scoring.monitor, average, scaler),
         seed=options.seed, on_epoch_start=on_epoch_start, evaluator=evaluator, scored=scored, process=ranks.rank())
-    if ranks.is_main():
-        model.load_state_dict(load_weights(run_dir / "model.safetensors"))
-    distributed.broadcast_module(model)
-    test = evaluator(model, loaders[2], loss_fn, step_options(options, device))
+    test = _test_best(model, loss_fn, loaders[2], evaluator, step_options(options, device), run_dir)
     report = scoring.report(test, data.classes)
     report["loss"] = test.loss
     record.update(processes=ranks.world_size(), evaluated={"val": state.val_samples, "test": test.samples})
     if ranks.is_main():
         _write_results(run_dir, state, report, data.classes, record)
     return report
+
+
+def _collect_run(run_dir: Path) -> None:
+    """Add the run to the drive's runs (once), whatever flow the task trains through: `tk cv`
+    and `tk lr-find` read the last of them."""
+    driven = drive.current()
+    if driven is not None and (not driven.runs or driven.runs[-1] != run_dir):
+        driven.runs.append(run_dir)
+
+
+def _place(model: torch.nn.Module, loss_fn: Callable, options: TrainOptions) -> torch.device:
+    """Join the processes training together (if any), and move the model and loss to the run's device."""
+    distributed.start()
+    device = resolve_device(options.device)
+    if options.channels_last:
+        fast_paths.to_channels_last(model)
+    model.to(device)
+    loss_fn.to(device)
+    return device
+
+
+def _loaders(data: Any, options: TrainOptions, generator: torch.Generator, device: torch.device,
+             loader_factory: Callable | None) -> tuple[DataLoader, ...]:
+    """Train, val and test loaders, pinned for a GPU and, among several processes, sharded."""
+    loaders = (loader_factory(options, generator) if loader_factory is not None else
+               make_loaders(data.train, data.val, data.test, options, data.train_targets(), generator))
+    for loader in loaders:
+        loader.pin_memory = device.type == "cuda"  # page-locked batches copy to the GPU without a stop
+    if ranks.distributed():
+        loaders = tuple(distributed.shard_loader(loader, train=i == 0) for i, loader in enumerate(loaders))
+    return loaders
+
+
+def _fit_state(options: TrainOptions, run_dir: Path, resume: bool) -> tuple[FitState, dict[str, Any] | None]:
+    """A new run's state, or the state last.ckpt holds when resuming (with the whole checkpoint)."""
+    state = FitState(epochs=options.epochs)
+    saved = load_training_state(run_dir / LAST_CHECKPOINT) if resume else None
+    if saved is not None:
+        for key, value in saved["fit"].items():
+            setattr(state, key, value)
+    return state, saved
+
+
+def _optimization(model: torch.nn.Module, options: TrainOptions, freezer: Any, state: FitState, batches: int,
+                  device: torch.device) -> tuple[torch.optim.Optimizer, Any, torch.amp.GradScaler | None]:
+    """Optimizer, scheduler and gradient scaler, over the parameters that train where the run stands."""
+    if freezer is not None:
+        freezer.apply(max(state.epoch - 1, 0))  # the frozen set the checkpoint's optimizer was saved with
+    groups = freezer.param_groups() if freezer is not None else parameter_groups(model, options.weight_decay)
+    optimizer = build_optimizer(options.optimizer, groups, options.lr, options.momentum)
+    scheduler = build_scheduler(options.scheduler, optimizer, epochs=options.epochs,
+                                steps_per_epoch=-(-batches // options.accumulate),
+                                warmup_epochs=options.warmup_epochs)
+    scaler = fast_paths.grad_scaler(fast_paths.autocast_dtype(options.precision, device), device)
+    return optimizer, scheduler, scaler
+
+
+def _probe_if_asked(model: torch.nn.Module, loss_fn: Callable, optimizer: torch.optim.Optimizer,
+                    train_loader: DataLoader, device: torch.device, run_dir: Path, options: TrainOptions) -> None:
+    """Hand the assembled run to the drive's probe (lr-find) instead of fitting, where it has one."""
+    driven = drive.current()
+    if driven is not None and driven.probe is not None:
+        setup = Setup(model, loss_fn, optimizer, train_loader, step_options(options, device), run_dir, options)
+        raise drive.ProbeFinished(driven.probe(setup))
+
+
+def _test_best(model: torch.nn.Module, loss_fn: Callable, loader: DataLoader, evaluator: Callable,
+               step: StepOptions, run_dir: Path) -> Any:
+    """The best epoch's weights (read by rank 0, sent to the others) evaluated on the test split."""
+    if ranks.is_main():
+        model.load_state_dict(load_weights(run_dir / WEIGHTS))
+    distributed.broadcast_module(model)
+    return evaluator(model, loader, loss_fn, step)
 
 
 def _settle_garbage_collector() -> None:
@@ -265,7 +209,7 @@ def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler
     main = ranks.is_main()
     chosen: list[cb.Callback] = [] if options.quiet or not main else [cb.ProgressBar()]
     if main:
-        chosen.append(cb.CSVLogger(run_dir / "metrics.csv"))
+        chosen.append(cb.CSVLogger(run_dir / METRICS_CSV))
     if options.tensorboard and main:
         chosen.append(cb.TensorBoardLogger(run_dir / "tensorboard"))
     objects = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "ema": average, "scaler": scaler}
@@ -280,7 +224,7 @@ def _callbacks(options: TrainOptions, run_dir: Path, model, optimizer, scheduler
 
 def _restore(saved: dict[str, Any], run_dir: Path, model, optimizer, scheduler, scaler=None) -> None:
     """Load the last resumable state; the epoch loop reseeds itself, RNG is restored for completeness."""
-    load_fitting(model, saved["model"], run_dir / "last.ckpt", "this run's model")
+    load_fitting(model, saved["model"], run_dir / LAST_CHECKPOINT, "this run's model")
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     if scaler is not None and "scaler" in saved:
@@ -298,8 +242,4 @@ def _write_results(run_dir: Path, state: FitState, report: dict[str, Any], class
     plot_confusion_matrix(report["confusion_matrix"], classes, run_dir / "confusion_matrix.png")
     record.update(status="finished", epochs_run=state.epoch, best_epoch=state.best_epoch,
                   stopped=state.stop_reason, metrics={"test": report, "history": state.history})
-    write_json(run_dir / "run.json", record)
-
-
-def options_dict(options: TrainOptions) -> dict[str, Any]:
-    return asdict(options)
+    write_json(run_dir / RUN_RECORD, record)
