@@ -1,6 +1,7 @@
 import pytest
 
-from taskkit.storage.config import merge_options, read_config, write_config
+from taskkit.options import merge_options
+from taskkit.storage.config import read_config, write_config
 from taskkit.errors import BadInputError
 
 DEFAULTS = {"lr": 0.003, "epochs": 15, "backbone": "lenet", "img_size": None, "amp": True}

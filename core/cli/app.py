@@ -9,7 +9,6 @@ Errors raised on purpose (`TaskkitError`) become one line on stderr and their ex
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import sys
 from pathlib import Path
@@ -19,16 +18,18 @@ import typer
 
 from taskkit import __version__
 
-from taskkit.cli import catalog
+from taskkit.components import flag
 
 from taskkit.train import ranks
 from taskkit.cli.data import data_app
 from taskkit.errors import BadInputError, TaskkitError
 from taskkit.cli.export import add_export_command
+from taskkit.cli.lookup import JsonOption, add_component_commands, add_summary_command
 from taskkit.train.launch import remember_command_line
 from taskkit.cli.plugin import plugin_app
 from taskkit.plugin_manager import get_manager
 from taskkit.cli.recipes import add_recipe_commands
+from taskkit.cli.tasks import mount_tasks
 from taskkit.registries import TASKS
 from taskkit.storage.user_text import read_user_text
 
@@ -43,7 +44,6 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 TtaOption = Annotated[Optional[str], typer.Option("--tta", help="Test-time augmentation: average over flips, e.g. hflip or hflip,vflip (image tasks).")]
 
 
@@ -73,45 +73,7 @@ def root(
     """Train, fine-tune, evaluate and serve vision and sequence models."""
 
 
-@app.command("list")
-def list_command(
-    kind: Annotated[Optional[str], typer.Argument(help="backbones, heads, losses, augmentations or tasks.")] = None,
-    pattern: Annotated[Optional[str], typer.Argument(help="Shell wildcard, e.g. 'resnet*'.")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """List registered components: name, summary and the plugin that added it."""
-    rows = catalog.list_rows(kind, pattern)
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    _table(rows, ["kind", "name", "summary", "plugin"], empty="nothing registered matches")
-
-
-@app.command("info")
-def info_command(
-    name: Annotated[str, typer.Argument(help="A component name, e.g. focal.")],
-    as_json: JsonOption = False,
-) -> None:
-    """Show a component's kind, documentation, plugin and constructor options."""
-    described = catalog.describe(name)
-    if as_json:
-        typer.echo(json.dumps(described, indent=2))
-        return
-    for item in described:
-        _print_info(item)
-
-
-@app.command("plugins")
-def plugins_command(as_json: JsonOption = False) -> None:
-    """Show every plugin: origin, version, status, error and what it registered."""
-    rows = catalog.plugin_rows()
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    shown = [
-        {**r, "registered": ", ".join(r["registered"]) or "-", "error": r["error"] or ""} for r in rows
-    ]
-    _table(shown, ["name", "distribution", "version", "status", "registered", "error"], empty="no plugins")
+add_component_commands(app)
 
 
 @app.command("eval")
@@ -141,8 +103,8 @@ def predict_command(
     tta: TtaOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Predict with a trained run, or a classifier `tk export` wrote to ONNX (onnxruntime alone, no torch):
-    the top labels and their probabilities, or masks, for each input."""
+    """Predict with a trained run, or a model `tk export` wrote to ONNX (onnxruntime alone, no torch):
+    the top labels and their probabilities, each token's tag, or masks, for each input."""
     inputs = list(inputs or [])
     if from_file is not None:
         if not from_file.is_file():
@@ -154,7 +116,7 @@ def predict_command(
         raise BadInputError(f"--top-k must be at least 1, got {top_k}")
     if run.suffix.lower() == ".onnx":
         if tta is not None or out is not None:
-            raise BadInputError("--tta and --out need the run directory; an ONNX file answers with labels only")
+            raise BadInputError("--tta and --out need the run directory; an ONNX file answers with labels or tags only")
         from taskkit.export.onnx_predict import predict_onnx
 
         predict_onnx(run, inputs, top_k, as_json)
@@ -172,7 +134,7 @@ def _tta_option(task: Any, record: dict[str, Any], tta: str | None) -> dict[str,
     """`{"tta": spec}` for a task that averages over flips, {} without --tta; refused elsewhere."""
     if tta is None:
         return {}
-    if not getattr(task, "test_time_augmentation", False):
+    if not flag(task, "test_time_augmentation"):
         raise BadInputError(f"--tta flips images; a {record['task']} run does not read images")
     from taskkit.model.tta import parse_tta
 
@@ -180,37 +142,7 @@ def _tta_option(task: Any, record: dict[str, Any], tta: str | None) -> dict[str,
     return {"tta": tta}
 
 
-@app.command("summary")
-def summary_command(
-    target: Annotated[str, typer.Argument(help="A backbone name (e.g. resnet18) or a run directory.")],
-    input_shape: Annotated[Optional[str], typer.Option("--input", help="Input as CxHxW (default 3x224x224, or the run's); for a sequence model, tokens (default 50).")] = None,
-    depth: Annotated[Optional[int], typer.Option("--depth", help="Show modules this many levels deep instead of every layer.")] = None,
-    head: Annotated[Optional[str], typer.Option("--head", help="Put this head on a backbone, e.g. linear.")] = None,
-    classes: Annotated[int, typer.Option("--classes", help="Outputs of the head.")] = 1000,
-    as_json: JsonOption = False,
-) -> None:
-    """Per-layer output shape, parameters, FLOPs and receptive field of a model."""
-    from taskkit.model import summary as s
-
-    model, shape, inputs = s.model_for_summary(target, input_shape, head, classes)
-    result = s.summarize(model, shape, depth, inputs)
-    if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
-        return
-    _print_summary(target, result)
-
-
-def _print_summary(target: str, result: Any) -> None:
-    rows = [{"layer": r.name, "type": r.kind, "output": "x".join(map(str, r.output_shape or [])) or "-",
-             "params": f"{r.trainable:,}", "frozen": f"{r.frozen:,}", "FLOPs": f"{r.flops:,}",
-             "receptive field": r.receptive_field or "-"} for r in result.rows]
-    _table(rows, ["layer", "type", "output", "params", "frozen", "FLOPs", "receptive field"], empty="no layers")
-    shape = "x".join(map(str, result.input_shape))
-    from taskkit.model.summary import human
-
-    typer.echo(f"{target} on {shape}: {result.total_trainable:,} trainable and {result.total_frozen:,} frozen "
-               f"parameters; {human(result.multiply_adds)} multiply-adds "
-               f"({human(result.total_flops)} FLOPs as torch's flop counter counts them, 2 per multiply-add)")
+add_summary_command(app)
 
 
 def _run_task(run: Path) -> tuple[dict[str, Any], Any]:
@@ -219,51 +151,6 @@ def _run_task(run: Path) -> tuple[dict[str, Any], Any]:
 
     record = read_run(run)
     return record, TASKS.get(record["task"])
-
-
-def _print_info(item: dict[str, Any]) -> None:
-    origin = f"{item['distribution']} {item['version']}".strip()
-    typer.echo(f"{item['name']} ({item['kind']}) from plugin '{item['plugin']}' ({origin})")
-    if item["aliases"]:
-        typer.echo(f"aliases: {', '.join(item['aliases'])}")
-    typer.echo(f"\n{item['doc'] or item['summary']}\n")
-    typer.echo("options:" if item["options"] else "options: none")
-    for option, default in item["options"].items():
-        typer.echo(f"  {option} = {default}")
-    stages = item.get("stages")
-    if isinstance(stages, str):
-        typer.echo(f"\nstages: {stages}")
-    elif stages:
-        typer.echo(f"\nstages ({item['stages_note']}):")
-        _table([{**row, "params": f"{row['params']:,}"} for row in stages],
-               ["stage", "out_channels", "reduction", "params"], empty="no stages")
-    if "pretrained" in item:
-        typer.echo(f"pretrained weights: {item['pretrained']}")
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    if not rows:
-        typer.echo(empty)
-        return
-    table = Table(*columns, box=None, header_style="bold")
-    for row in rows:
-        table.add_row(*(str(row[c]) for c in columns))
-    Console(width=max(120, Console().width), soft_wrap=True).print(table)
-
-
-def _mount_tasks(target: typer.Typer) -> None:
-    """Give each registered task its `tk <name>` command; a broken one is skipped and warned."""
-    taken = {c.name for c in target.registered_commands}
-    for entry in TASKS.entries():
-        command = getattr(entry.factory, "command", None)
-        if entry.name in taken or not callable(command):
-            why = "its name is taken" if entry.name in taken else "it has no `command`"
-            log.warning("task '%s' from plugin '%s' has no command: %s", entry.name, entry.plugin, why)
-            continue
-        target.command(entry.name, help=entry.doc or None)(command)
 
 
 _built = False
@@ -278,7 +165,7 @@ def build_app() -> typer.Typer:
         app.add_typer(plugin_app, name="plugin")
         add_recipe_commands(app)
         add_export_command(app)
-        _mount_tasks(app)
+        mount_tasks(app)
         get_manager().call_each("tk_add_commands", app=app)
     return app
 

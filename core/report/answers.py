@@ -1,4 +1,4 @@
-"""How label predictions are shown: one line per input with its top labels, or JSON.
+"""How predictions are shown: one line per input with its top labels (or its tagged tokens), or JSON.
 
 `tk predict` on a run and on an exported ONNX file answer in the same words, so a script
 reading either output does not need to know which one produced it.
@@ -21,3 +21,13 @@ def print_top_labels(results: list[dict[str, Any]], as_json: bool) -> None:
     for item in results:
         shown = ", ".join(f"{p['label']} {p['probability']:.2f}" for p in item["predictions"])
         typer.echo(f"{item['text'] if 'text' in item else item['file']}: {shown}")
+
+
+def print_tags(texts: list[str], tagged: list[tuple[list[str], list[str]]], as_json: bool) -> None:
+    """Each text's tokens with their tags, `John/B-PER lives/O`, or JSON `{"text", "tokens", "tags"}`."""
+    if as_json:
+        typer.echo(json.dumps([{"text": text, "tokens": tokens, "tags": tags[: len(tokens)]}
+                               for text, (tokens, tags) in zip(texts, tagged)], indent=2, ensure_ascii=False))
+        return
+    for tokens, tags in tagged:
+        typer.echo(" ".join(f"{token}/{tag}" for token, tag in zip(tokens, tags)))

@@ -7,71 +7,54 @@ only inside functions.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import typer
-
 from taskkit import hookimpl
-from taskkit import options as o
-from taskkit.tasks.classify import DEFAULTS as CLASSIFY_DEFAULTS
+from taskkit.data.options import IMAGE_DATA, IMAGE_MODEL, IMAGE_TRAINING
+from taskkit.options import Option, Options
+from taskkit.task import TaskCall
 from taskkit.tasks.classify import Classify
 
-DEFAULTS: dict[str, Any] = {
-    **{k: v for k, v in CLASSIFY_DEFAULTS.items() if k != "pretrained"},
-    "backbone": None, "lr": 1e-3, "epochs": 10,
-    "weights": None, "freeze": "0", "bn": "eval", "unfreeze_at": None, "unfreeze_step": "1", "lr_decay": 1.0,
-    "dry_run": False,
-}
+FINETUNE = "Fine-tuning"
+
+FREEZING = Options(
+    Option("backbone", None, "Backbone name (default: the --weights run's, else resnet18); see `tk list backbones`.",
+           "", kind=str),
+    Option("weights", None, "Start from this .safetensors/.pth state dict (tk, timm or torchvision) or a tk run "
+           "directory (default: the published ImageNet weights; downloads).", FINETUNE, kind=str),
+    Option("freeze", "0", "Freeze the stem and the first N stages (0: none; all: the whole backbone).", FINETUNE),
+    Option("bn", "eval", "BatchNorm of frozen stages: eval (running statistics kept), train (they adapt), or "
+           "frozen (every BatchNorm fixed).", FINETUNE),
+    Option("unfreeze_at", None, "From this epoch (counted from 1), unfreeze stages, latest first.", FINETUNE,
+           kind=int),
+    Option("unfreeze_step", "1", "Stages unfrozen per epoch from --unfreeze-at, or all at once.", FINETUNE),
+    Option("lr_decay", 1.0, "Each earlier stage learns this many times slower than the next (1: one rate).",
+           FINETUNE),
+    Option("dry_run", False, "Print the stages with what is frozen and exit without training.", FINETUNE),
+)
 
 
 class Finetune(Classify):
     """Fine-tune a pretrained backbone with frozen stages and report test metrics."""
 
-    @staticmethod
-    def command(
-        ctx: typer.Context,
-        data: o.Data = DEFAULTS["data"],
-        backbone: o.BackboneOrRuns = None,
-        weights: o.Weights = None, freeze: o.Freeze = DEFAULTS["freeze"], bn: o.BatchNormMode = DEFAULTS["bn"],
-        unfreeze_at: o.UnfreezeAt = None, unfreeze_step: o.UnfreezeStep = DEFAULTS["unfreeze_step"],
-        lr_decay: o.LrDecay = DEFAULTS["lr_decay"], dry_run: o.DryRun = False,
-        small_input: o.SmallInput = None, head: o.Head = DEFAULTS["head"], loss: o.Loss = DEFAULTS["loss"],
-        optimizer: o.Optimizer = DEFAULTS["optimizer"], lr: o.Lr = DEFAULTS["lr"],
-        weight_decay: o.WeightDecay = DEFAULTS["weight_decay"], momentum: o.Momentum = DEFAULTS["momentum"],
-        dropout: o.Dropout = DEFAULTS["dropout"], epochs: o.Epochs = DEFAULTS["epochs"],
-        batch_size: o.BatchSize = DEFAULTS["batch_size"], img_size: o.ImgSize = None,
-        scheduler: o.Scheduler = DEFAULTS["scheduler"], warmup_epochs: o.WarmupEpochs = DEFAULTS["warmup_epochs"],
-        label_smoothing: o.LabelSmoothing = None, balance: o.Balance = DEFAULTS["balance"], aug: o.Augment = DEFAULTS["aug"],
-        clip_grad: o.ClipGrad = DEFAULTS["clip_grad"], accumulate: o.Accumulate = DEFAULTS["accumulate"],
-        patience: o.Patience = DEFAULTS["patience"], seed: o.Seed = DEFAULTS["seed"],
-        mixup: o.Mixup = DEFAULTS["mixup"], cutmix: o.CutMix = DEFAULTS["cutmix"],
-        l1: o.L1 = DEFAULTS["l1"], ema: o.Ema = DEFAULTS["ema"],
-        device: o.Device = DEFAULTS["device"],
-        precision: o.Precision = DEFAULTS["precision"], channels_last: o.ChannelsLast = DEFAULTS["channels_last"],
-        compile: o.Compile = DEFAULTS["compile"], devices: o.Devices = DEFAULTS["devices"],
-        data_root: o.DataRoot = None, val_split: o.ValSplit = DEFAULTS["val_split"],
-        test_split: o.TestSplit = DEFAULTS["test_split"], split: o.Split = DEFAULTS["split"],
-        time_col: o.TimeCol = DEFAULTS["time_col"], classes: o.Classes = None,
-        strict: o.Strict = DEFAULTS["strict"], workers: o.Workers = DEFAULTS["workers"],
-        out: o.Out = Path(DEFAULTS["out"]), name: o.Name = None, config: o.Config = None,
-        resume: o.Resume = None, tensorboard: o.TensorBoard = False, quiet: o.Quiet = False, json: o.Json = False,
-    ) -> None:
-        """Fine-tune a pretrained backbone: `--freeze 3` keeps the stem and three stages fixed.
+    options = (IMAGE_DATA, IMAGE_MODEL.without("pretrained"), FREEZING, IMAGE_TRAINING)
+    defaults = {"lr": 1e-3, "epochs": 10}
 
-        `tk finetune --weights runs/digits --freeze 3 --data ./photos` starts from a previous
-        run's backbone; with no --weights, from the published ImageNet weights (downloads).
-        """
-        from taskkit.storage.config import command_options
-        from taskkit.tasks.classify.run import report_and_print
-        from taskkit.tasks.finetune.run import finetune, print_stage_table
+    @classmethod
+    def run(cls, call: TaskCall) -> Any:
+        from taskkit.tasks.finetune.run import finetune
 
-        options, _ = command_options(ctx, DEFAULTS)
-        outcome = finetune(options, resume=ctx.params["resume"])
+        return finetune(call.options, resume=call.resume)
+
+    @classmethod
+    def show(cls, outcome: Any, as_json: bool) -> None:
+        from taskkit.tasks.finetune.run import print_stage_table
+        from taskkit.train.flow import report_and_print
+
         if outcome.dry_run:
-            print_stage_table(outcome, as_json=json)
+            print_stage_table(outcome, as_json=as_json)
         else:
-            report_and_print(outcome.run_dir, outcome.report, as_json=json)
+            report_and_print(outcome.run_dir, outcome.report, as_json=as_json)
 
 
 @hookimpl

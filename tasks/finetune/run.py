@@ -16,12 +16,15 @@ from typing import Any
 import torch
 import typer
 
+from taskkit.components import flag
 from taskkit.errors import BadInputError
 from taskkit.model.freezing import FreezePlan, StageFreezer, frozen_entries, parse_unfreeze_step
 from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.storage.runs import read_run
 from taskkit.sequence import require_modality
-from taskkit.tasks.classify.run import build_model, fit_and_test, load_data, model_spec
+from taskkit.tasks.classify.run import build_model, load_data, model_spec
+from taskkit.train.losses import build_loss
+from taskkit.train.flow import fit_and_test
 from taskkit.train.training import TrainOptions, resolve_device
 from taskkit.model.weights import (WeightsReport, fetch_torchvision_state, load_into, read_run_weights,
                              read_state_dict)
@@ -95,7 +98,9 @@ def finetune(options: dict[str, Any], resume: Path | None) -> Outcome:
              "freezing": {"freeze": options["freeze"], "bn": plan.bn, "frozen_entries": plan.frozen,
                           "unfreeze_at": plan.unfreeze_at, "unfreeze_step": plan.unfreeze_step,
                           "lr_decay": plan.lr_decay}}
-    run_dir, test = fit_and_test("finetune", options, resume, model, spec, data, train_options, freezer, extra)
+    loss = build_loss(options, data.train_targets(), len(data.classes))
+    run_dir, test = fit_and_test("finetune", options, resume, model, spec, data, train_options, freezer, extra,
+                                 loss_fn=loss)
     return Outcome(False, run_dir, test)
 
 
@@ -116,10 +121,10 @@ def _choices(options: dict[str, Any], start: StartingPoint) -> tuple[str, dict[s
     backbone = backbone or DEFAULT_BACKBONE
     require_modality(BACKBONES, backbone, "image", "backbone")
     entry = BACKBONES.entry(backbone)
-    min_size = getattr(entry.factory, "min_img_size", 1)
+    min_size = flag(entry.factory, "min_img_size")
     if start.kind == "published":
         takes = entry.options()
-        if "pretrained" not in takes and not getattr(entry.factory, "published_weights", None):
+        if "pretrained" not in takes and not flag(entry.factory, "published_weights"):
             raise BadInputError(f"backbone '{backbone}' has no published pretrained weights; pass --weights FILE "
                                 f"(a state dict or .safetensors) or a tk run directory")
         if "small_input" in takes:
@@ -146,8 +151,8 @@ def _assemble(spec: dict[str, Any], start: StartingPoint | None, dry_run: bool) 
     else:
         state, source = start.state, start.label
     hint = ("; its small-input stem differs from the ImageNet one: try --no-small-input"
-            if getattr(backbone, "small_input", False) else "")
-    return model, load_into(backbone, state, source, spec["backbone"], getattr(backbone, "weight_key", None), hint)
+            if flag(backbone, "small_input") else "")
+    return model, load_into(backbone, state, source, spec["backbone"], flag(backbone, "weight_key"), hint)
 
 
 def print_stage_table(outcome: Outcome, as_json: bool) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from taskkit.backbone import BackboneWithDecoder, spatial_stage_count
+from taskkit.components import flag
 from taskkit.storage.checkpoints import load_run_weights
 from taskkit.train.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
@@ -21,7 +22,8 @@ from taskkit.registries import BACKBONES, HEADS, LOSSES
 from taskkit.segmentation.data import load_segmentation_data
 from taskkit.segmentation.metrics import dense_evaluator, segmentation_report, segmentation_table, summary_line
 from taskkit.sequence import require_modality
-from taskkit.tasks.classify.run import evaluation_split, fit_and_test, parse_classes, report_and_print, warn_skipped
+from taskkit.data.options import parse_classes
+from taskkit.train.flow import evaluation_split, fit_and_test, report_and_print, warn_skipped
 from taskkit.train.training import Scoring, TrainOptions, resolve_device, step_options
 
 
@@ -39,8 +41,9 @@ def build_model(spec: dict[str, Any]) -> BackboneWithDecoder:
         raise BadInputError(f"backbone '{spec['backbone']}' has no feature map finer than {width}x{height} images; "
                             f"use a larger --img-size or another backbone")
     options = dict(spec.get("head_options", {}))
-    if getattr(HEADS.get(spec["head"]), "needs_pool_indices", False) and hasattr(backbone, "stage_depths"):
-        options.setdefault("depths", list(backbone.stage_depths[:count]))
+    depths = flag(backbone, "stage_depths")
+    if flag(HEADS.get(spec["head"]), "needs_pool_indices") and depths is not None:
+        options.setdefault("depths", list(depths[:count]))
     decoder = HEADS.build(spec["head"], in_channels=backbone.out_channels[:count],
                           reductions=backbone.reductions[:count], num_outputs=len(spec["classes"]), **options)
     return BackboneWithDecoder(backbone, decoder)
@@ -50,14 +53,13 @@ def check_parts(backbone: str, head: str, upsample: str | None) -> None:
     """Refuse in one line a backbone or head of another kind, and pairings that cannot work."""
     require_modality(BACKBONES, backbone, "image", "backbone")
     require_modality(HEADS, head, "segmentation", "head")
-    if getattr(HEADS.get(head), "needs_pool_indices", False) and not getattr(BACKBONES.get(backbone),
-                                                                              "records_pool_indices", False):
+    if flag(HEADS.get(head), "needs_pool_indices") and not flag(BACKBONES.get(backbone), "records_pool_indices"):
         fits = [n for n in BACKBONES.names() if not n.startswith(("timm/", "tv/"))
-                and getattr(BACKBONES.get(n), "records_pool_indices", False)]
+                and flag(BACKBONES.get(n), "records_pool_indices")]
         raise BadInputError(f"head '{head}' unpools with the encoder's max-pooling indices, which backbone "
                             f"'{backbone}' does not record; use --backbone {' or '.join(fits)}")
     if upsample is not None and "upsample" not in HEADS.entry(head).options():
-        takes = [n for n in HEADS.names() if getattr(HEADS.get(n), "modality", "") == "segmentation"
+        takes = [n for n in HEADS.names() if flag(HEADS.get(n), "modality") == "segmentation"
                  and "upsample" in HEADS.entry(n).options()]
         raise BadInputError(f"head '{head}' takes no --upsample (it has its own way up); "
                             f"--upsample applies to {', '.join(takes)}")
@@ -89,7 +91,7 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     loss = build_loss(options["loss"])
     backbone_class = BACKBONES.get(options["backbone"])
     data = load_segmentation_data(
-        options["data"], img_size=options["img_size"], min_img_size=getattr(backbone_class, "min_img_size", 1),
+        options["data"], img_size=options["img_size"], min_img_size=flag(backbone_class, "min_img_size"),
         val_split=options["val_split"], test_split=options["test_split"], seed=options["seed"],
         strict=options["strict"], classes=parse_classes(options["classes"]), ignore_value=options["ignore_index"],
         augment=options["aug"])

@@ -8,13 +8,11 @@ model tags every test sentence and `seqeval` scores the entities (precision, rec
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import typer
 from torch import nn
 
 from taskkit import drive
@@ -22,16 +20,18 @@ from taskkit.data.folds import plain_fold
 from taskkit.train.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
 from taskkit.registries import LOSSES, TOKENIZERS
+from taskkit.report.answers import print_tags
 from taskkit.storage.runs import read_run, write_json
 from taskkit.sequence import UNK_ID
-from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print, warn_skipped
-from taskkit.tasks.text.run import (build_model, check_sequence_parts, encoder_options, evaluation_loader,
-                                    load_model, text_loaders)
+from taskkit.text.model import (build_model, check_sequence_parts, encoder_options, evaluation_loader,
+                                load_model, text_loaders)
+from taskkit.train.flow import evaluation_split, fit_and_test, report_and_print, warn_skipped
 from taskkit.text.batching import TokenDataset, pad_batch
 from taskkit.text.conll import TaggedSentences, read_conll
 from taskkit.text.data import TextData, everything_in_test, given_splits
 from taskkit.text.vocab import Vocabulary
 from taskkit.train.training import TrainOptions, resolve_device, step_options
+from taskkit.storage.files import RUN_RECORD
 
 
 class PerTokenLoss(nn.Module):
@@ -121,7 +121,7 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     report.update(entity_scores(model, data.test, data.classes))
     record = read_run(run_dir)
     record["metrics"]["test"] = report
-    write_json(run_dir / "run.json", record)
+    write_json(run_dir / RUN_RECORD, record)
     return run_dir, report
 
 
@@ -182,9 +182,4 @@ def predict_sentences(run_dir: Path, record: dict[str, Any], sentences: list[str
     vocab = Vocabulary(spec["vocabulary"])
     ids = [vocab.encode([w.lower() if spec["lowercase"] else w for w in row]) or [UNK_ID] for row in words]
     tagged = predict_tags(load_model(run_dir, record), ids, spec["classes"])
-    if as_json:
-        typer.echo(json.dumps([{"text": s, "tokens": w, "tags": t[: len(w)]}
-                               for s, w, t in zip(sentences, words, tagged)], indent=2, ensure_ascii=False))
-        return
-    for row, tags in zip(words, tagged):
-        typer.echo(" ".join(f"{w}/{t}" for w, t in zip(row, tags)))
+    print_tags(sentences, list(zip(words, tagged)), as_json)

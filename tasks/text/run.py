@@ -12,46 +12,19 @@ from typing import Any
 
 import torch
 import typer
-from torch.utils.data import DataLoader
 
 from taskkit.report.answers import print_top_labels
-from taskkit.storage.checkpoints import load_run_weights
 from taskkit.errors import BadInputError
-from taskkit.registries import BACKBONES, HEADS, LOSSES, TOKENIZERS
+from taskkit.registries import LOSSES, TOKENIZERS
 from taskkit.storage.runs import read_run
-from taskkit.sequence import EncoderWithHead, require_modality
-from taskkit.tasks.classify.run import evaluation_split, fit_and_test, report_and_print, warn_skipped
-from taskkit.text.batching import BucketBatchSampler, TokenDataset, pad_batch
-from taskkit.text.data import TextData, encode, load_text_data
+from taskkit.sequence import EncoderWithHead
+from taskkit.text.model import build_model, check_sequence_parts, encoder_options, evaluation_loader, load_model, text_loaders
+from taskkit.train.losses import build_loss
+from taskkit.train.flow import evaluation_split, fit_and_test, report_and_print, warn_skipped
+from taskkit.text.batching import pad_batch
+from taskkit.text.data import encode, load_text_data
 from taskkit.text.vocab import Vocabulary
 from taskkit.train.training import TrainOptions, resolve_device, step_options
-
-ENCODER_OPTIONS = ("embedding_dim", "hidden", "layers", "bidirectional", "dropout")
-
-
-def build_model(spec: dict[str, Any]) -> EncoderWithHead:
-    """The classifier a model spec (stored in run.json) describes."""
-    encoder = BACKBONES.build(spec["encoder"], vocab_size=len(spec["vocabulary"]), **spec["encoder_options"])
-    head = HEADS.build(spec["head"], in_channels=encoder.out_channels[-1], num_outputs=len(spec["classes"]),
-                       **spec["head_options"])
-    return EncoderWithHead(encoder, head)
-
-
-def check_sequence_parts(encoder: str, head: str) -> None:
-    """Refuse, in one line, an image backbone or head where a sequence one is needed."""
-    require_modality(BACKBONES, encoder, "sequence", "encoder")
-    require_modality(HEADS, head, "sequence", "head")
-
-
-def encoder_options(options: dict[str, Any], explicit: set[str]) -> dict[str, Any]:
-    """The encoder options its constructor takes; one set on the command line that it does not is an error."""
-    takes = BACKBONES.entry(options["encoder"]).options()
-    unused = [k for k in ENCODER_OPTIONS if k in explicit and k not in takes]
-    if unused:
-        raise BadInputError(f"encoder '{options['encoder']}' takes no --{unused[0].replace('_', '-')}; "
-                            f"see `tk info {options['encoder']}`")
-    return {k: options[k] for k in ENCODER_OPTIONS if k in takes}
-
 
 def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> tuple[Path, dict[str, Any]]:
     """Check everything, read and encode the data, train and test; returns (run_dir, test report)."""
@@ -88,31 +61,9 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
         extra["embeddings"] = {"source": report.source, "dim": report.dim, "coverage": round(report.coverage, 4)}
     if options["freeze_embeddings"]:
         model.encoder.embedding.weight.requires_grad_(False)
-    return fit_and_test("text", options, resume, model, spec, data, train_options, extra=extra,
+    loss = build_loss(options, data.train_targets(), len(data.classes))
+    return fit_and_test("text", options, resume, model, spec, data, train_options, extra=extra, loss_fn=loss,
                         loader_factory=lambda opts, generator: text_loaders(data, opts, generator, options["bucket"]))
-
-
-def text_loaders(data: TextData, options: TrainOptions, generator: torch.Generator,
-                 bucket: bool) -> tuple[DataLoader, ...]:
-    """Training batches bucketed by length (or shuffled), evaluation batches sorted by length."""
-    common = {"collate_fn": pad_batch, "num_workers": options.workers}
-    if bucket:
-        sampler = BucketBatchSampler(data.train.lengths(), options.batch_size, generator)
-        train_loader = DataLoader(data.train, batch_sampler=sampler, **common)
-    else:
-        train_loader = DataLoader(data.train, batch_size=options.batch_size, shuffle=True, generator=generator,
-                                  **common)
-    return (train_loader, evaluation_loader(data.val, options.batch_size, options.workers),
-            evaluation_loader(data.test, options.batch_size, options.workers))
-
-
-def evaluation_loader(dataset: TokenDataset, batch_size: int = 64, workers: int = 0) -> DataLoader:
-    sampler = BucketBatchSampler(dataset.lengths(), batch_size, shuffle=False)
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=pad_batch, num_workers=workers)
-
-
-def load_model(run_dir: Path, record: dict[str, Any]) -> EncoderWithHead:
-    return load_run_weights(build_model(record["model"]), run_dir)
 
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:

@@ -1,0 +1,39 @@
+"""The options of the text tasks (text classification and tagging): files, vocabulary, encoder.
+
+Declared once here so both tasks, and a plugin's text task, spell and document them alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taskkit.options import DATA, Option, Options
+
+TEXT = "Text"
+
+TEXT_FILES = Options(
+    Option("data", None, "A .csv, .tsv or .jsonl file of texts and labels, split into train/val/test.", DATA,
+           kind=str),
+    Option("train", None, "Training file, when the split is given (with --val, --test).", DATA, kind=Path),
+    Option("val", None, "Validation file (default: carved from --train).", DATA, kind=Path),
+    Option("test", None, "Test file (default: carved from --train).", DATA, kind=Path),
+    Option("encoding", "utf-8", "Text encoding of the files, e.g. latin-1.", DATA),
+    Option("strict", False, "Fail on an undecodable, empty or unlabelled row instead of skipping it.", DATA),
+)
+
+VOCABULARY = Options(
+    Option("min_freq", 2, "Keep words seen at least this often in the train split.", TEXT),
+    Option("max_vocab", 30000, "Keep at most this many words.", TEXT),
+    Option("max_len", 200, "Truncate texts to this many tokens.", TEXT),
+)
+
+ENCODER = Options(
+    Option("encoder", "lstm", "rnn, lstm, gru or textcnn; see `tk list backbones`.", TEXT),
+    Option("layers", 1, "Stacked recurrent layers.", TEXT),
+    Option("hidden", 128, "Hidden size of each direction.", TEXT),
+    Option("bidirectional", True, "Read the text both ways.", TEXT, flag="--bidirectional/--unidirectional"),
+    Option("dropout", 0.3, "Dropout on the encoder's outputs, which the head classifies, and between stacked "
+           "layers.", TEXT),
+    Option("embedding_dim", 128, "Size of the word vectors (the file's, with --embeddings).", TEXT),
+    Option("bucket", True, "Batch texts of similar length together.", TEXT, flag="--bucket/--no-bucket"),
+)
