@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 from torch import Tensor, nn
 
+from taskkit.components import flag
+
 
 class Backbone(nn.Module):
     """A network that returns one feature map per stage, stem first."""
@@ -88,8 +90,9 @@ class BackboneWithHead(nn.Module):
 
     def __init__(self, backbone: nn.Module, head: nn.Module, num_outputs: int | None = None):
         super().__init__()
-        if num_outputs is not None and hasattr(backbone, "add_auxiliary_classifiers"):
-            backbone.add_auxiliary_classifiers(num_outputs)
+        add_auxiliary = flag(backbone, "add_auxiliary_classifiers")
+        if num_outputs is not None and add_auxiliary is not None:
+            add_auxiliary(num_outputs)
         self.backbone, self.head = backbone, head
         self.__dict__["_held_in_eval"] = []
 
@@ -111,8 +114,9 @@ class BackboneWithHead(nn.Module):
     def forward(self, x: Tensor) -> Tensor | WithAuxiliary:
         maps = self.backbone(x)
         logits = self.head(maps)
-        if self.training and hasattr(self.backbone, "auxiliary_logits"):
-            extra = self.backbone.auxiliary_logits(maps)
+        auxiliary_logits = flag(self.backbone, "auxiliary_logits") if self.training else None
+        if auxiliary_logits is not None:
+            extra = auxiliary_logits(maps)
             if extra:
                 return WithAuxiliary(logits, extra)
         return logits

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
+from taskkit.components import flag
 from taskkit.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ MODALITY_WORDS = {"image": "images", "sequence": "sequences", "segmentation": "s
 def modality(component) -> str:
     """`image`, `sequence` or `segmentation` (decoders): what a backbone or head is for (image
     unless it says otherwise)."""
-    return getattr(component, "modality", "image")
+    return flag(component, "modality")
 
 
 def require_modality(registry: "Registry", name: str, wanted: str, role: str) -> None:

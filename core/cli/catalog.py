@@ -5,7 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from taskkit.components import flag
 from taskkit.errors import UnknownComponentError
+from taskkit.model import CARD_VOCABULARY
 from taskkit.plugin_manager import get_manager
 from taskkit.registries import REGISTRIES, find_entries, registered_by, registry_for, suggest_anywhere
 from taskkit.registry import Entry
@@ -51,7 +53,7 @@ def _describe_entry(entry: Entry) -> dict[str, Any]:
 
 def pretrained_weights(entry: Entry) -> str:
     """Where `tk finetune` without --weights gets this backbone's starting weights."""
-    twin = getattr(entry.factory, "published_weights", None)
+    twin = flag(entry.factory, "published_weights")
     if twin:
         return f"torchvision's published {twin} weights (downloaded by tk finetune without --weights)"
     if "pretrained" in entry.options():
@@ -59,13 +61,9 @@ def pretrained_weights(entry: Entry) -> str:
     return "none published; tk finetune needs --weights FILE or a run"
 
 
-#: The vocabulary size a sequence encoder's model card counts its embedding's parameters at.
-CARD_VOCABULARY = 10_000
-
-
 def _backbone_card(entry: Entry) -> dict[str, Any]:
     """The stage table, what its counts assume, and (for image backbones) where pretrained weights come from."""
-    if getattr(entry.factory, "modality", "image") == "sequence":
+    if flag(entry.factory, "modality") == "sequence":
         return {"stages": backbone_stages(entry.name), "stages_note": f"a {CARD_VOCABULARY:,}-word vocabulary"}
     return {"stages": backbone_stages(entry.name),
             "stages_note": "3x224x224 input; tk finetune --freeze N freezes the first N+1 rows",
@@ -78,7 +76,7 @@ def backbone_stages(name: str, in_channels: int = 3, img_size: int = 224) -> lis
     from taskkit.registries import BACKBONES
 
     try:
-        if getattr(BACKBONES.get(name), "modality", "image") == "sequence":
+        if flag(BACKBONES.get(name), "modality") == "sequence":
             backbone = BACKBONES.build(name, vocab_size=CARD_VOCABULARY)
         else:
             backbone = BACKBONES.build(name, in_channels=in_channels, context={"img_size": img_size})

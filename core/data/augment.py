@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from taskkit.components import flag
 from taskkit.errors import BadInputError, one_line
 
 PRESETS = {
@@ -76,7 +77,7 @@ def build_augmenter(spec: str | list | None, channels: int, size: tuple[int, int
     transforms = []
     for name, value in parse_spec(spec):
         entry = AUGMENTATIONS.entry(name)
-        if getattr(entry.factory, "needs_colour", False) and channels == 1:
+        if flag(entry.factory, "needs_colour") and channels == 1:
             raise BadInputError(f"augmentation '{name}' needs colour images, and these are grayscale; leave it out")
         options = list(entry.options())
         kwargs: dict[str, Any] = {"size": tuple(size)} if "size" in options else {}
@@ -88,7 +89,7 @@ def build_augmenter(spec: str | list | None, channels: int, size: tuple[int, int
             raise
         except Exception as exc:  # albumentations checks its arguments with several error types
             raise BadInputError(f"--aug {name}={value}: {one_line(exc)}") from None
-        if mask_fill is not None and getattr(transform, "fill_mask", None) is not None:
+        if mask_fill is not None and flag(transform, "fill_mask") is not None:
             transform.fill_mask = mask_fill  # None means the transform leaves masks alone (coarse-dropout)
         transforms.append(transform)
     return Augmenter(transforms, spec if isinstance(spec, str) else ",".join(map(str, spec))) if transforms else None
@@ -98,4 +99,4 @@ def is_geometric(name: str) -> bool:
     """Whether an augmentation moves pixels (and so a mask) rather than changing their values."""
     from taskkit.registries import AUGMENTATIONS
 
-    return bool(getattr(AUGMENTATIONS.entry(name).factory, "geometric", False))
+    return bool(flag(AUGMENTATIONS.entry(name).factory, "geometric"))
