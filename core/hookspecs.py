@@ -53,6 +53,12 @@ def tk_register_tasks(tasks: Registry) -> None:
 
 
 @hookspec
+def tk_register_export_formats(formats: Registry) -> None:
+    """Register export formats for `tk export --format NAME`: subclasses of
+    `taskkit.export.formats.ExportFormat`, which write a traced model and run what they wrote."""
+
+
+@hookspec
 def tk_add_commands(app: typer.Typer) -> None:
     """Add extra commands to the `tk` Typer app."""
 
@@ -65,4 +71,5 @@ REGISTRY_HOOKS = {
     "augmentations": "tk_register_augmentations",
     "tokenizers": "tk_register_tokenizers",
     "tasks": "tk_register_tasks",
+    "formats": "tk_register_export_formats",
 }

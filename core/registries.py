@@ -17,10 +17,11 @@ LOSSES: Registry = Registry("loss", "losses", fill=_fill_from_plugins)
 AUGMENTATIONS: Registry = Registry("augmentation", "augmentations", fill=_fill_from_plugins)
 TASKS: Registry = Registry("task", "tasks", fill=_fill_from_plugins)
 TOKENIZERS: Registry = Registry("tokenizer", "tokenizers", fill=_fill_from_plugins)
+EXPORT_FORMATS: Registry = Registry("format", "formats", fill=_fill_from_plugins)
 
 #: Registries by plural name, in the order `tk list` shows them.
 REGISTRIES: dict[str, Registry] = {
-    r.plural: r for r in (BACKBONES, HEADS, LOSSES, AUGMENTATIONS, TOKENIZERS, TASKS)
+    r.plural: r for r in (BACKBONES, HEADS, LOSSES, AUGMENTATIONS, TOKENIZERS, TASKS, EXPORT_FORMATS)
 }
 
 

@@ -42,7 +42,7 @@ def test_unknown_kind_and_debug_traceback(tk):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: unknown kind 'lossse'; did you mean 'losses'? kinds are: "
-        "backbones, heads, losses, augmentations, tokenizers, tasks"
+        "backbones, heads, losses, augmentations, tokenizers, tasks, formats"
     )
     debug = tk("--debug", "list", "lossse")
     assert debug.returncode != 0 and "Traceback" in debug.stderr

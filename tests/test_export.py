@@ -81,8 +81,8 @@ def test_export_refusals_are_one_line(runs, tmp_path, capsys):
     taken.write_bytes(b"mine")
     assert "already exists" in one_line_error(capsys, "export", str(runs / "lenet"), "--out", str(taken))
     assert taken.read_bytes() == b"mine"
-    assert "--format must be onnx or torchscript" in one_line_error(capsys, "export", str(runs / "lenet"),
-                                                                     "--format", "tflite")
+    assert "--format must be one of onnx, torchscript, got 'tflite'" in one_line_error(
+        capsys, "export", str(runs / "lenet"), "--format", "tflite")
     assert "is not a run directory" in one_line_error(capsys, "export", str(tmp_path))
 
 

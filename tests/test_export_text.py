@@ -5,6 +5,7 @@ import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,10 +164,41 @@ def _tag_run(tmp_path):
     return tmp_path / "tag"
 
 
-def test_text_export_refusals_are_one_line(runs, tmp_path, capsys):
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_tagger_exports_and_matches_its_run(tmp_path, capsys, fmt):
     tag = _tag_run(tmp_path)
-    assert "is a tag run: predict with the run directory itself" in one_line_error(capsys, "export", str(tag))
-    assert not list(tag.glob("model.onnx*"))
+    capsys.readouterr()
+    code, out, _ = tk_in_process(capsys, "export", str(tag), "--format", fmt, "--json")
+    result = json.loads(out)
+    assert code == 0 and result["within_tolerance"] and result["max_abs_difference"] <= 1e-4
+    info = json.loads(Path(result["preprocessing"]).read_text(encoding="utf-8"))
+    assert (info["reads"], info["answers"]) == ("tokens", "tags")
+    assert info["tokenizer"] == {"name": "words", "lowercase": False} and info["lowercase_lookup"] is True
+    assert info["classes"] == json.loads((tag / "run.json").read_text(encoding="utf-8"))["model"]["classes"]
+
+
+def test_predict_on_an_exported_tagger_tags_like_its_run_without_torch(tmp_path, capsys):
+    tag = _tag_run(tmp_path)
+    capsys.readouterr()
+    model = tmp_path / "tag.onnx"
+    assert tk_in_process(capsys, "export", str(tag), "--out", str(model))[0] == 0
+    sentences = ["Olga lives in Lima", "JOHN lives in Zurich today", "", "Mary"]
+    from_run = json.loads(tk_in_process(capsys, "predict", str(tag), *sentences, "--json")[1])
+    script = ("import json, sys\nfrom taskkit.cli.app import main\n"
+              "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+              "print(json.dumps({'torch_imported': 'torch' in sys.modules}))\n")
+    done = subprocess.run([sys.executable, "-c", script, "predict", str(model), *sentences, "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answers, flag = done.stdout.rsplit("\n{", 1)
+    assert json.loads("{" + flag) == {"torch_imported": False}
+    assert json.loads(answers) == from_run
+    assert [a["tokens"] for a in from_run] == [s.split() for s in sentences]
+    code, out, _ = tk_in_process(capsys, "predict", str(model), "Olga lives in Lima")
+    assert code == 0 and out == " ".join(f"{w}/{t}" for w, t in zip(from_run[0]["tokens"], from_run[0]["tags"])) + "\n"
+
+
+def test_text_export_refusals_are_one_line(runs, tmp_path, capsys):
     taken = tmp_path / "taken.onnx"
     taken.with_name("taken.onnx.json").write_text("{}", encoding="utf-8")
     assert "taken.onnx.json already exists" in one_line_error(capsys, "export", str(runs / "gru"), "--out", str(taken))
@@ -177,6 +209,10 @@ def test_text_export_refusals_are_one_line(runs, tmp_path, capsys):
     info = json.loads(sidecar.read_text(encoding="utf-8"))
     sidecar.write_text(json.dumps({**info, "tokenizer": {"name": "wordz", "lowercase": None}}), encoding="utf-8")
     assert "unknown tokenizer 'wordz'; did you mean 'words'?" in one_line_error(capsys, "predict", str(model), "good")
+    sidecar.write_text(json.dumps({k: v for k, v in info.items() if k != "reads"}), encoding="utf-8")
+    assert "written by an older tk export" in one_line_error(capsys, "predict", str(model), "good")
+    sidecar.write_text(json.dumps({**info, "answers": "masks"}), encoding="utf-8")
+    assert "predict with its run directory" in one_line_error(capsys, "predict", str(model), "good")
 
 
 def test_text_ids_without_torch_follow_training():

@@ -11,13 +11,14 @@ import typer
 
 def export_command(
     run: Annotated[Path, typer.Argument(help="A run directory, e.g. runs/classify.")],
-    fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
-    out: Annotated[Optional[Path], typer.Option("--out", help="The model file to write (default RUN/model.onnx or RUN/model.torchscript.pt); its preprocessing JSON goes beside it.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="onnx, torchscript or a plugin's format (see `tk list formats`).")] = "onnx",
+    out: Annotated[Optional[Path], typer.Option("--out", help="The model file to write (default RUN/model plus the format's suffix, e.g. RUN/model.onnx); its preprocessing JSON goes beside it.")] = None,
     dynamic_batch: Annotated[bool, typer.Option("--dynamic-batch", help="Let an exported image model take any batch size (checked with two); text models always do, and any length.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable results.")] = False,
 ) -> None:
-    """Export a trained image or text run to ONNX or TorchScript, with its preprocessing (for texts,
-    tokenizer and vocabulary) recorded beside it, and check the export against the PyTorch model."""
+    """Export a trained run (of any task that declares what its model reads and answers) to ONNX,
+    TorchScript or a plugin's format, with its preprocessing (for texts, tokenizer and vocabulary)
+    recorded beside it, and check the export against the PyTorch model."""
     from taskkit.export.writer import TOLERANCE, export_run
 
     result = export_run(run, fmt, out, dynamic_batch)

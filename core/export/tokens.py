@@ -1,4 +1,5 @@
-"""What `tk export` needs for a text run: its inputs, the batches it is checked on, its JSON.
+"""What `tk export` needs for a task whose model reads token ids: the batches it is checked on,
+the axes left dynamic, and the JSON a deployment feeds the model by.
 
 A text model reads `tokens [batch, length]` (ids padded with the padding id) and `lengths
 [batch]` (each text's real token count), and texts differ in length, so both axes are always
@@ -10,24 +11,30 @@ claims are checked on every export: the batches differ from the traced one in si
 length, mix lengths within a batch, and one is padded past its longest text.
 
 The JSON holds everything needed to feed the model without tk: the tokenizer and its lowercase
-setting, the maximum length, the padding and unknown ids, the vocabulary and the classes.
+setting (a tagger splits on words and keeps their case, looking each up in lower case when
+its run did), the maximum length, the padding and unknown ids and the vocabulary.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from taskkit.sequence import PAD_ID, UNK_ID
 
-TEXT_TASKS = ("text",)
-TEXT_AXES = {"tokens": {0: "batch", 1: "length"}, "lengths": {0: "batch"}, "logits": {0: "batch"}}
+TOKEN_AXES = {"tokens": {0: "batch", 1: "length"}, "lengths": {0: "batch"}}
 #: Text lengths of the check batches (each capped at the run's maximum length); the first is traced.
 LENGTHS = ((7, 3, 5), (2, 9, 4, 1), (1,), (12, 6, 12, 3, 8))
 #: Padding past each batch's longest text, as a deployment padding to a fixed width would add.
 EXTRA_PADDING = (0, 0, 0, 3)
+
+
+def token_batches(spec: dict[str, Any], outputs: str, dynamic_batch: bool) -> tuple[list[dict[str, torch.Tensor]], Any]:
+    """The check batches and the dynamic axes: batch and length always, and for per-token
+    answers (`tags`) the length of the logits too. `dynamic_batch` changes nothing here."""
+    logits = {0: "batch", 1: "length"} if outputs == "tags" else {0: "batch"}
+    return text_batches(spec), {**TOKEN_AXES, "logits": logits}
 
 
 def text_batches(spec: dict[str, Any], seed: int = 0) -> list[dict[str, torch.Tensor]]:
@@ -43,20 +50,20 @@ def text_batches(spec: dict[str, Any], seed: int = 0) -> list[dict[str, torch.Te
     return batches
 
 
-def text_preprocessing(record: dict[str, Any], fmt: str, target: Path) -> dict[str, Any]:
-    """What a deployment needs to turn texts into the model's inputs and read its answer."""
-    spec = record["model"]
-    return {"task": record["task"], "format": fmt, "file": target.name,
-            "inputs": [{"name": "tokens", "shape": ["batch", "length"], "dtype": "int64",
+def token_preprocessing(spec: dict[str, Any], dynamic_batch: bool) -> dict[str, Any]:
+    """What a deployment needs to turn texts into the model's inputs."""
+    tokenizer = tokenizer_settings(spec["tokenizer"]) if "tokenizer" in spec else {"name": "words",
+                                                                                     "lowercase": False}
+    return {"inputs": [{"name": "tokens", "shape": ["batch", "length"], "dtype": "int64",
                         "how": "each text's ids, padded with padding_id to the longest text of the batch"},
                        {"name": "lengths", "shape": ["batch"], "dtype": "int64",
                         "how": "each text's number of ids before the padding (at least 1)"}],
-            "tokenizer": tokenizer_settings(spec["tokenizer"]), "max_len": spec["max_len"],
-            "padding_id": PAD_ID, "unknown_id": UNK_ID,
+            "tokenizer": tokenizer, "lowercase_lookup": bool(spec.get("lowercase", False)),
+            "max_len": spec["max_len"], "padding_id": PAD_ID, "unknown_id": UNK_ID,
             "how": "tokenize, keep the first max_len tokens, replace each by its position in vocabulary "
-                   "(unknown_id where it is absent); a text with no token is one unknown_id",
-            "output": {"name": "logits", "meaning": "class scores [N, classes]; softmax for probabilities"},
-            "classes": spec["classes"], "vocabulary": spec["vocabulary"]}
+                   "(lower-cased first where lowercase_lookup is true; unknown_id where it is absent); "
+                   "a text with no token is one unknown_id",
+            "vocabulary": spec["vocabulary"]}
 
 
 def tokenizer_settings(name: str) -> dict[str, Any]:
