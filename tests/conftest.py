@@ -1,4 +1,6 @@
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -95,3 +97,34 @@ def kill_at_a_random_step_then_resume(task, args, out, epochs=3):
     assert resumed.returncode == 0, resumed.stderr
     assert len(list(csv.DictReader(open(out / "killed" / "metrics.csv")))) == epochs
     return out / "whole", out / "killed", delay
+
+
+def pip_install_plugins(tmp_path_factory, *packages):
+    """Install the plugin packages of tests/data/plugins with pip into a fresh folder, as a user's
+    `pip install` would; returns the environment in which `tk` finds them."""
+    target, sources = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("src")
+    for package in packages:
+        source = shutil.copytree(PLUGIN_DATA / package, sources / package)  # builds write in-tree
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+             "--no-build-isolation", "--target", str(target), str(source)],
+            check=True, capture_output=True, text=True,
+        )
+    return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+
+
+PREDICT_AND_SAY_IF_TORCH_CAME = (
+    "import json, sys\nfrom taskkit.cli.app import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+    "print(json.dumps({'torch_imported': 'torch' in sys.modules}))\n")
+
+
+def predict_without_torch(model, *args):
+    """`tk predict MODEL ARGS... --json` in a fresh interpreter: its answers, once it is checked
+    that answering from an exported file imported no torch."""
+    done = subprocess.run([sys.executable, "-c", PREDICT_AND_SAY_IF_TORCH_CAME, "predict", str(model), *args,
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answers, flag = done.stdout.rsplit("\n{", 1)
+    assert json.loads("{" + flag) == {"torch_imported": False}
+    return json.loads(answers)

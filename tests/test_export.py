@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import one_line_error, tk_in_process
+from conftest import one_line_error, predict_without_torch, tk_in_process
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +88,6 @@ def test_export_refusals_are_one_line(runs, tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["lenet", "ft"])
 def test_predict_on_the_onnx_file_answers_like_the_run_without_importing_torch(runs, name, tmp_path, capsys):
-    import subprocess
-    import sys
-
     from PIL import Image
     from sklearn.datasets import load_digits
 
@@ -103,15 +100,7 @@ def test_predict_on_the_onnx_file_answers_like_the_run_without_importing_torch(r
     batch = ["--dynamic-batch"] if name == "ft" else []  # lenet's file takes a fixed batch of 2
     assert tk_in_process(capsys, "export", str(runs / name), "--out", str(model), *batch)[0] == 0
     from_run = json.loads(tk_in_process(capsys, "predict", str(runs / name), *files, "--json")[1])
-    script = ("import json, sys\nfrom taskkit.cli.app import main\n"
-              "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-              "print(json.dumps({'torch_imported': 'torch' in sys.modules}))\n")
-    done = subprocess.run([sys.executable, "-c", script, "predict", str(model), *files, "--json"],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    answers, flag = done.stdout.rsplit("\n{", 1)
-    assert json.loads("{" + flag) == {"torch_imported": False}
-    from_onnx = json.loads(answers)
+    from_onnx = predict_without_torch(model, *files)
     assert [a["predictions"][0]["label"] for a in from_onnx] == [a["predictions"][0]["label"] for a in from_run]
     for onnx_answer, run_answer in zip(from_onnx, from_run):
         for got, want in zip(onnx_answer["predictions"], run_answer["predictions"]):

@@ -3,15 +3,13 @@
 import csv
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import one_line_error, tk_in_process
+from conftest import one_line_error, predict_without_torch, tk_in_process
 
 GOOD, BAD = ["good", "great", "wonderful", "superb"], ["bad", "dull", "awful", "boring"]
 FILLER = ["the", "film", "plot", "was", "a", "and", "it", "cast", "music", "story"]
@@ -131,15 +129,7 @@ def test_predict_on_the_onnx_file_answers_like_the_run_without_importing_torch(r
     assert tk_in_process(capsys, "export", str(runs / "lstm"), "--out", str(model))[0] == 0
     texts = ["a wonderful film", "dull", "The plot was AWFUL, zebra!", "", "superb cast and boring music " * 3]
     from_run = json.loads(tk_in_process(capsys, "predict", str(runs / "lstm"), *texts, "--top-k", "2", "--json")[1])
-    script = ("import json, sys\nfrom taskkit.cli.app import main\n"
-              "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-              "print(json.dumps({'torch_imported': 'torch' in sys.modules}))\n")
-    done = subprocess.run([sys.executable, "-c", script, "predict", str(model), *texts, "--top-k", "2", "--json"],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    answers, flag = done.stdout.rsplit("\n{", 1)
-    assert json.loads("{" + flag) == {"torch_imported": False}
-    from_onnx = json.loads(answers)
+    from_onnx = predict_without_torch(model, *texts, "--top-k", "2")
     assert [a["text"] for a in from_onnx] == texts
     for onnx_answer, run_answer in zip(from_onnx, from_run):
         assert [p["label"] for p in onnx_answer["predictions"]] == [p["label"] for p in run_answer["predictions"]]
@@ -184,15 +174,7 @@ def test_predict_on_an_exported_tagger_tags_like_its_run_without_torch(tmp_path,
     assert tk_in_process(capsys, "export", str(tag), "--out", str(model))[0] == 0
     sentences = ["Olga lives in Lima", "JOHN lives in Zurich today", "", "Mary"]
     from_run = json.loads(tk_in_process(capsys, "predict", str(tag), *sentences, "--json")[1])
-    script = ("import json, sys\nfrom taskkit.cli.app import main\n"
-              "try:\n    main(sys.argv[1:])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-              "print(json.dumps({'torch_imported': 'torch' in sys.modules}))\n")
-    done = subprocess.run([sys.executable, "-c", script, "predict", str(model), *sentences, "--json"],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    answers, flag = done.stdout.rsplit("\n{", 1)
-    assert json.loads("{" + flag) == {"torch_imported": False}
-    assert json.loads(answers) == from_run
+    assert predict_without_torch(model, *sentences) == from_run
     assert [a["tokens"] for a in from_run] == [s.split() for s in sentences]
     code, out, _ = tk_in_process(capsys, "predict", str(model), "Olga lives in Lima")
     assert code == 0 and out == " ".join(f"{w}/{t}" for w, t in zip(from_run[0]["tokens"], from_run[0]["tags"])) + "\n"

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -11,17 +10,9 @@ import pytest
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    from conftest import PLUGIN_DATA
+    from conftest import pip_install_plugins
 
-    target, sources = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("src")
-    for package in ("tk-mynet", "tk-broken"):
-        source = shutil.copytree(PLUGIN_DATA / package, sources / package)  # builds write in-tree
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-             "--no-build-isolation", "--target", str(target), str(source)],
-            check=True, capture_output=True, text=True,
-        )
-    return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    return pip_install_plugins(tmp_path_factory, "tk-mynet", "tk-broken")
 
 
 def test_installed_plugin_components_are_listed_with_their_plugin(tk, installed):

@@ -6,10 +6,6 @@ is known to core by name: every command below reaches them through the registrie
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,17 +14,9 @@ import yaml
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    from conftest import PLUGIN_DATA
+    from conftest import pip_install_plugins
 
-    target, sources = tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("src")
-    for package in ("tk-pixels", "tk-pt2"):
-        source = shutil.copytree(PLUGIN_DATA / package, sources / package)  # builds write in-tree
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-             "--no-build-isolation", "--target", str(target), str(source)],
-            check=True, capture_output=True, text=True,
-        )
-    return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    return pip_install_plugins(tmp_path_factory, "tk-pixels", "tk-pt2")
 
 
 @pytest.fixture(scope="module")
