@@ -92,8 +92,7 @@ class PluginManager:
             return
         self._loaded = True
         for ep in _entry_points(self._autoload):
-            dist = ep.dist.metadata["Name"] if ep.dist else "unknown"
-            version = ep.dist.version if ep.dist else ""
+            dist, version = _distribution(ep) if ep.dist else ("unknown", "")
             self._register(PluginRecord(self._free_name(ep.name, dist), ep.value, dist, version), ep.load)
         for module in self._local_modules:
             record = PluginRecord(self._free_name(Path(module).stem, "local"), module, "(local)", "")
@@ -140,12 +139,26 @@ def _entry_points(autoload: bool) -> list[metadata.EntryPoint]:
     """Entry points of group `taskkit`, built-ins first, each (distribution, name) once."""
     seen, found = set(), []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.metadata["Name"] if ep.dist else ""
+        dist = _distribution(ep)[0] if ep.dist else ""
         if (dist, ep.name) in seen or (not autoload and dist != BUILTIN_DISTRIBUTION):
             continue
         seen.add((dist, ep.name))
         found.append(ep)
-    return sorted(found, key=lambda ep: (ep.dist is None or ep.dist.metadata["Name"] != BUILTIN_DISTRIBUTION))
+    return sorted(found, key=lambda ep: (ep.dist is None or _distribution(ep)[0] != BUILTIN_DISTRIBUTION))
+
+
+_DISTRIBUTIONS: dict[int, tuple[str, str]] = {}
+
+
+def _distribution(ep: metadata.EntryPoint) -> tuple[str, str]:
+    """The name and version of the distribution declaring `ep`, its METADATA parsed once: the
+    entry points of one distribution share it, and parsing it for each was most of what every
+    `tk` command paid to load the plugins."""
+    key = id(ep.dist)
+    if key not in _DISTRIBUTIONS:
+        read = ep.dist.metadata
+        _DISTRIBUTIONS[key] = (read["Name"], read["Version"])
+    return _DISTRIBUTIONS[key]
 
 
 def _import_local(module: str) -> ModuleType:
