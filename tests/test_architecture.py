@@ -191,6 +191,21 @@ def test_no_import_circle_in_core(core):
     assert not circles, "import circles in core:\n" + "\n".join(circles)
 
 
+def test_no_import_circle_anywhere_in_the_package(modules):
+    """Plugins and tasks too: a circle through a built-in plugin is as hard to change as one in core."""
+    graph = {name: {target for target in module.imports if target in modules} for name, module in modules.items()}
+    circles = [" -> ".join(_circle(graph, component)) for component in _strongly_connected(graph)]
+    assert not circles, "import circles in taskkit:\n" + "\n".join(circles)
+
+
+def test_plugins_never_import_tasks(modules):
+    """Imports run tasks -> plugins -> core: a plugin serves every task, so it knows none."""
+    wrong = sorted(f"{name} imports {target}" for name, module in modules.items()
+                   if name.startswith("taskkit.plugins") for target in module.imports
+                   if target == "taskkit.tasks" or target.startswith("taskkit.tasks."))
+    assert not wrong, "plugins importing tasks:\n" + "\n".join(wrong)
+
+
 def _layer(name: str, core: dict[str, Module]) -> str:
     """A core subpackage (`taskkit.train`) for a module inside one; a top-level module is its own."""
     parts = name.split(".")
