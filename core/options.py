@@ -170,7 +170,8 @@ SHARED_TRAINING = Options(
 SHARED_DATA = Options(
     Option("val_split", 0.1, "Fraction of the data for validation.", DATA),
     Option("test_split", 0.1, "Fraction of the data for testing.", DATA),
-    Option("workers", 0, "Data-loading worker processes.", DATA),
+    Option("workers", "auto", "Data-loading worker processes, or auto: none for data held in memory, one per CPU "
+           "core (at most 8) for images decoded from files in every epoch.", DATA),
 )
 
 SHARED_RUN = Options(

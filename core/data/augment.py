@@ -47,17 +47,19 @@ def _number(name: str, text: str) -> float:
 
 class Augmenter:
     """An albumentations pipeline called like one (`augmenter(image=..., mask=...)`), reseeded
-    from torch's generator on every call."""
+    on every call: from `seed` where the caller has one for the item, else from torch's generator."""
 
     def __init__(self, transforms: list[Any], spec: str):
         import albumentations as A
 
         self.compose, self.spec = A.Compose(transforms), spec
 
-    def __call__(self, **data: Any) -> dict[str, Any]:
-        import torch
+    def __call__(self, seed: int | None = None, **data: Any) -> dict[str, Any]:
+        if seed is None:
+            import torch
 
-        self.compose.set_random_seed(int(torch.randint(2**31 - 1, ()).item()))
+            seed = int(torch.randint(2**31 - 1, ()).item())
+        self.compose.set_random_seed(seed)
         return self.compose(**data)
 
     def __repr__(self) -> str:

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from typing import Any
 
-from taskkit.data.images import probe_all
+from taskkit.data.decoding import probe_all
 from taskkit.data.sources import ArraySource, FileSource, resolve
 
 

@@ -27,6 +27,11 @@ IMAGE_DATA = Options(
            "backbone needs).", DATA, kind=int),
     Option("classes", None, "Use only these classes, comma-separated (e.g. 0,1,2,3,4).", DATA, kind=str),
     Option("strict", False, "Fail on unreadable images instead of skipping them.", DATA),
+    Option("cache", "auto", "Decode image files once and keep them: ram (in memory, within --cache-budget), disk "
+           "(memory-mapped under TK_CACHE_DIR, reused by later runs), none, or auto: ram when they fit, else "
+           "none.", DATA),
+    Option("cache_budget", None, "GiB of memory the image cache may take (default: half of the memory available "
+           "when the run starts).", DATA, kind=float, metavar="GIB"),
     Option("aug", "none", "Training augmentations: a preset (none, basic, strong) or names, e.g. "
            "hflip,rotate=15,color-jitter; see `tk list augmentations`.", DATA),
     SPLITS,

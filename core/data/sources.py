@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from taskkit.data.images import is_image_file
+from taskkit.data.decoding import is_image_file
 from taskkit.errors import BadInputError
 from taskkit.storage.user_text import read_user_text
 

@@ -15,7 +15,10 @@ import numpy as np
 import torch
 
 from taskkit import drive
+from taskkit.data import cache as image_cache
+from taskkit.data import decoding
 from taskkit.data import images as img
+from taskkit.data.datasets import ArrayImages, FileImages
 from taskkit.data.folds import stratified_fold
 from taskkit.data.sources import ArraySource, FileSource, resolve, select_classes
 from taskkit.data.time_order import time_keys, time_splits
@@ -40,6 +43,7 @@ class ImageData:
     std: list[float]
     skipped: list[tuple[str, str]]
     source: str
+    loading: str = ""  # where the images are served from, for the run's start banner
 
     def train_targets(self) -> list[int]:
         """Labels of the train split, for class-balance sampling and loss weights."""
@@ -52,7 +56,7 @@ def load_image_data(data: str, *, data_root: str | None = None, img_size: int | 
                     in_channels: int | None = None, train_augment: Callable[..., Any] | None = None,
                     mean: list[float] | None = None, std: list[float] | None = None,
                     keep_classes: list[str] | None = None, augment: str | None = None,
-                    time_col: str | None = None) -> ImageData:
+                    time_col: str | None = None, cache: str = "none", cache_budget: float | None = None) -> ImageData:
     """Read `data` (a named dataset, folder or manifest) into stratified, normalised splits.
 
     `classes` (a trained run's classes) fixes the label order, and `mean`/`std` (a run's
@@ -60,7 +64,9 @@ def load_image_data(data: str, *, data_root: str | None = None, img_size: int | 
     `train_augment` (albumentations call convention) touches train items only;
     `keep_classes` (`--classes`) leaves out the images of every other class; `augment` (an
     `--aug` spec) builds `train_augment` once the channels and size are known; `time_col` (a
-    manifest column, `--split time`) splits by time instead of at random.
+    manifest column, `--split time`) splits by time instead of at random; `cache` and
+    `cache_budget` (`--cache`, `--cache-budget`) decide whether files are decoded once
+    (`taskkit.data.cache`).
     """
     _check_fractions(val_split, test_split)
     if in_channels not in (None, 1, 3):
@@ -75,7 +81,7 @@ def load_image_data(data: str, *, data_root: str | None = None, img_size: int | 
                 stats=None if mean is None else (list(mean), list(std)))
     if isinstance(source, ArraySource):
         return _from_arrays(source, data, **opts)
-    return _from_files(source, data, strict=strict, **opts)
+    return _from_files(source, data, strict=strict, cache=cache, cache_budget=cache_budget, **opts)
 
 
 def _check_fractions(val_split: float, test_split: float) -> None:
@@ -89,7 +95,7 @@ def _check_fractions(val_split: float, test_split: float) -> None:
 
 def _from_arrays(source: ArraySource, data: str, *, img_size, min_img_size, val_split, test_split, seed,
                  classes, in_channels, train_augment, stats) -> ImageData:
-    """A named dataset: split labels, resize all images once, keep native images only to augment."""
+    """A named dataset: split labels, resize all images once."""
     names, remap = _label_order(source.classes, classes, data)
     images = np.concatenate([pair[0] for pair in source.splits.values()])
     labels = remap[np.concatenate([pair[1] for pair in source.splits.values()])]
@@ -105,19 +111,18 @@ def _from_arrays(source: ArraySource, data: str, *, img_size, min_img_size, val_
     sized = img.resize(images, size)
     train_idx = parts["train"]
     mean, std = _given_stats(stats, channels) or img.channel_stats(sized[_sample(train_idx, seed)])
-    datasets = {split: img.ArrayImages(sized[idx], labels[idx], size, mean, std)
-                for split, idx in parts.items() if split != "train" or train_augment is None}
-    if train_augment is not None:
-        datasets["train"] = img.ArrayImages(images[train_idx], labels[train_idx], size, mean, std, train_augment)
+    datasets = {split: ArrayImages(sized[idx], labels[idx], size, mean, std,
+                                   train_augment if split == "train" else None)
+                for split, idx in parts.items()}
     return ImageData(datasets["train"], datasets["val"], datasets["test"], names, channels, size, mean, std,
-                     [], data)
+                     [], data, "in memory")
 
 
 def _from_files(source: FileSource, data: str, *, strict, img_size, min_img_size, val_split, test_split, seed,
-                classes, in_channels, train_augment, stats) -> ImageData:
-    """Folders or manifests: drop unreadable files, split, then decode lazily per item."""
+                classes, in_channels, train_augment, stats, cache, cache_budget) -> ImageData:
+    """Folders or manifests: drop unreadable files, split, then decode once into a cache or per access."""
     paths, class_of, given = _flatten(source)
-    probed = img.probe_all(paths)
+    probed = decoding.probe_all(paths)
     skipped = [(p, info) for p, info in zip(paths, probed) if isinstance(info, str)]
     if strict and skipped:
         path, reason = skipped[0]
@@ -136,18 +141,20 @@ def _from_files(source: FileSource, data: str, *, strict, img_size, min_img_size
         parts = stratified_splits(labels, given, names, val_split, test_split, seed, every_class=classes is None)
     train_idx = parts["train"]
     modes = [probed[i][1] for i in train_idx[:CHANNEL_SAMPLE]]
-    channels = in_channels or (1 if modes and all(m in img.GRAY_MODES for m in modes) else 3)
+    channels = in_channels or (1 if modes and all(m in decoding.GRAY_MODES for m in modes) else 3)
     size = max(img_size or FILE_DEFAULT_SIZE, min_img_size)
     train_augment = _augmenter(train_augment, channels, size)
+    files = {split: [paths[i] for i in idx] for split, idx in parts.items()}
+    cached, cache_plan = image_cache.cache_splits(files, ("train", "val"), channels, size, cache, cache_budget)
+    sample = _sample(train_idx, seed)
     mean, std = _given_stats(stats, channels) or img.channel_stats(
-        img.decode_resized([paths[i] for i in _sample(train_idx, seed)], channels, size))
-    datasets = {
-        split: img.FileImages([paths[i] for i in idx], labels[idx], channels, size, mean, std,
-                              train_augment if split == "train" else None)
-        for split, idx in parts.items()
-    }
+        cached["train"][np.searchsorted(train_idx, sample)] if cached.get("train") is not None
+        else image_cache.decode_all([paths[i] for i in sample], channels, size))
+    datasets = {split: FileImages(files[split], labels[idx], channels, size, mean, std,
+                                  train_augment if split == "train" else None, cached.get(split))
+                for split, idx in parts.items()}
     return ImageData(datasets["train"], datasets["val"], datasets["test"], names, channels, size, mean, std,
-                     skipped, data)
+                     skipped, data, cache_plan.describe())
 
 
 def _augmenter(augment: Any, channels: int, size: int) -> Any:

@@ -59,18 +59,13 @@ def _top_labels(inputs: list[str], logits: np.ndarray, classes: list[str], top_k
 
 
 def prepare(path: str, spec: dict[str, Any]) -> np.ndarray:
-    """One image as the float32 CHW array the JSON describes: resized, scaled, normalised."""
-    from PIL import Image, ImageOps
+    """One image as the float32 CHW array the JSON describes: decoded at its size as training
+    decodes (`taskkit.data.decoding`), scaled, normalised."""
+    from taskkit.data.decoding import decode_at
 
     if not Path(path).is_file():
         raise BadInputError(f"image '{path}' does not exist; pass the path of an image file")
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image).convert("L" if spec["channels"] == 1 else "RGB")
-            image = image.resize((spec["width"], spec["height"]), Image.BILINEAR)
-    except Exception as exc:
-        raise BadInputError(f"cannot read image '{path}' ({describe(exc)})") from None
-    pixels = np.asarray(image, dtype=np.float32).reshape(spec["height"], spec["width"], spec["channels"])
+    pixels = decode_at(path, spec["channels"], spec["height"], spec["width"]).astype(np.float32)
     mean, std = np.asarray(spec["mean"], np.float32), np.asarray(spec["std"], np.float32)
     return ((pixels * np.float32(spec["scale"]) - mean) / std).transpose(2, 0, 1).astype(np.float32)
 

@@ -62,6 +62,7 @@ def _is_named(data: str) -> bool:
 
 def _pick(data: str, data_root: str | None, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """`count` (image HWC uint8, mask or None) pairs drawn reproducibly from the data."""
+    from taskkit.data import decoding
     from taskkit.data import images as img
 
     rng = np.random.default_rng(seed)
@@ -71,7 +72,7 @@ def _pick(data: str, data_root: str | None, count: int, seed: int) -> list[tuple
 
         pairs = find_pairs(folder if (folder / "images").is_dir() else folder / "train")
         chosen = rng.permutation(len(pairs))[:count]
-        return [(img.decode(pairs[i][0], 3), read_mask(pairs[i][1])) for i in sorted(chosen)]
+        return [(decoding.decode(pairs[i][0], 3), read_mask(pairs[i][1])) for i in sorted(chosen)]
     from taskkit.data.sources import ArraySource, resolve
 
     source = resolve(data, data_root)
@@ -83,7 +84,7 @@ def _pick(data: str, data_root: str | None, count: int, seed: int) -> list[tuple
     if not paths:
         raise BadInputError(f"--data {data} has no images to preview")
     chosen = rng.permutation(len(paths))[:count]
-    return [(img.decode(paths[i], 3), None) for i in sorted(chosen)]
+    return [(decoding.decode(paths[i], 3), None) for i in sorted(chosen)]
 
 
 def _shown(image: np.ndarray, mask: np.ndarray | None, size: int) -> np.ndarray:

@@ -18,6 +18,7 @@ import torch
 
 from taskkit import drive
 from taskkit.data.augment import build_augmenter
+from taskkit.data import decoding
 from taskkit.data import images as img
 from taskkit.data.folds import plain_fold
 from taskkit.train.engine import IGNORE_INDEX
@@ -68,7 +69,7 @@ class MaskedImages(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image_path, mask_path = self.pairs[index]
-        out = {"image": img.decode(image_path, self.channels), "mask": read_mask(mask_path)}
+        out = {"image": decoding.decode(image_path, self.channels), "mask": read_mask(mask_path)}
         if self.augment is not None:
             out = self.augment(**out)
         out = self.resize(**out)
@@ -100,7 +101,7 @@ def load_segmentation_data(folder: str | Path, *, img_size: int | None = None, m
     names = run["classes"] if run else class_names(classes, folder, everything.largest_value)
     check_values(everything, names, ignore_value)
     split = _split(checked, val_split, test_split, seed, whole)
-    channels = run["in_channels"] if run else (1 if all(m in img.GRAY_MODES for m in everything.modes) else 3)
+    channels = run["in_channels"] if run else (1 if all(m in decoding.GRAY_MODES for m in everything.modes) else 3)
     size = tuple(run["input_size"]) if run else _size(everything.sizes, img_size)
     if min(size) < min_img_size:
         raise BadInputError(f"images are {size[1]}x{size[0]} but the backbone needs at least {min_img_size} px; "
@@ -175,4 +176,4 @@ def _stats(pairs: list[tuple[str, str]], channels: int, size: tuple[int, int], s
         raise BadInputError("the train split is empty; add images or lower --val-split/--test-split")
     chosen = np.random.default_rng(seed).permutation(len(pairs))[:STATS_SAMPLE]
     resize = A.Resize(*size)
-    return img.channel_stats(resize(image=img.decode(pairs[i][0], channels))["image"] for i in sorted(chosen))
+    return img.channel_stats(resize(image=decoding.decode(pairs[i][0], channels))["image"] for i in sorted(chosen))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from taskkit.data import images as img
+from taskkit.data import decoding
 from taskkit.errors import BadInputError
 from taskkit.storage.user_text import read_user_text
 
@@ -31,7 +31,7 @@ def read_mask(path: str) -> np.ndarray:
             mode = mask.mode
             values = np.array(mask) if mode in INDEX_MODES else None
     except Exception as exc:
-        raise BadInputError(f"cannot read mask '{path}' ({img._short(exc, path)})") from None
+        raise BadInputError(f"cannot read mask '{path}' ({decoding.short_reason(exc, path)})") from None
     if values is None:
         raise BadInputError(f"mask '{path}' is a {mode} image, not class numbers; save masks as "
                             f"single-channel (L or palette) PNGs whose pixel values are class indices")
@@ -68,7 +68,7 @@ def find_pairs(folder: Path) -> list[tuple[str, str]]:
 
 def _image_files(folder: Path) -> list[str]:
     return [os.path.join(root, name) for root, _, names in os.walk(folder) for name in names
-            if img.is_image_file(name) and not name.startswith(".")]
+            if decoding.is_image_file(name) and not name.startswith(".")]
 
 
 @dataclass
@@ -90,7 +90,7 @@ def check_pairs(pairs: list[tuple[str, str]], ignore_value: int | None, strict: 
                 workers: int = min(8, os.cpu_count() or 1)) -> CheckedPairs:
     """Probe every image and read every mask once: unreadable images are skipped (or, with
     `strict`, refused); a mask that does not fit its image is always refused."""
-    probed = img.probe_all([image for image, _ in pairs])
+    probed = decoding.probe_all([image for image, _ in pairs])
     with ThreadPoolExecutor(workers) as pool:
         summaries = list(pool.map(lambda pair: _mask_summary(pair[1], ignore_value), pairs))
     checked = CheckedPairs([], [], [], [], [])

@@ -16,6 +16,7 @@ from taskkit.sequence import EncoderWithHead, require_modality
 from taskkit.storage.checkpoints import load_run_weights
 from taskkit.text.batching import BucketBatchSampler, TokenDataset, pad_batch
 from taskkit.text.data import TextData
+from taskkit.train.loaders import worker_count
 from taskkit.train.training import TrainOptions
 
 
@@ -49,15 +50,16 @@ def encoder_options(options: dict[str, Any], explicit: set[str]) -> dict[str, An
 def text_loaders(data: TextData, options: TrainOptions, generator: torch.Generator,
                  bucket: bool) -> tuple[DataLoader, ...]:
     """Training batches bucketed by length (or shuffled), evaluation batches sorted by length."""
-    common = {"collate_fn": pad_batch, "num_workers": options.workers}
+    workers = worker_count(options.workers, data.train)
+    common = {"collate_fn": pad_batch, "num_workers": workers}
     if bucket:
         sampler = BucketBatchSampler(data.train.lengths(), options.batch_size, generator)
         train_loader = DataLoader(data.train, batch_sampler=sampler, **common)
     else:
         train_loader = DataLoader(data.train, batch_size=options.batch_size, shuffle=True, generator=generator,
                                   **common)
-    return (train_loader, evaluation_loader(data.val, options.batch_size, options.workers),
-            evaluation_loader(data.test, options.batch_size, options.workers))
+    return (train_loader, evaluation_loader(data.val, options.batch_size, workers),
+            evaluation_loader(data.test, options.batch_size, workers))
 
 
 def evaluation_loader(dataset: TokenDataset, batch_size: int = 64, workers: int = 0) -> DataLoader:

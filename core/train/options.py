@@ -43,7 +43,7 @@ class TrainOptions:
     channels_last: bool = False  # likewise
     compile: bool = shared("compile")
     devices: int = shared("devices")  # processes torchrun starts (taskkit.train.launch); each sees 1
-    workers: int = shared("workers")
+    workers: int | str = shared("workers")  # a count, or "auto" (taskkit.train.loaders.worker_count)
     tensorboard: bool = shared("tensorboard")
     quiet: bool = shared("quiet")
     mixup: float = 0.0  # likewise
@@ -63,7 +63,8 @@ class TrainOptions:
         for name, value in positive.items():
             if not value > 0:
                 raise BadInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
-        for name in ("weight_decay", "clip_grad", "patience", "workers", "warmup_epochs", "momentum", "mixup",
+        self.workers = parse_workers(self.workers)
+        for name in ("weight_decay", "clip_grad", "patience", "warmup_epochs", "momentum", "mixup",
                      "cutmix", "l1"):
             if getattr(self, name) < 0:
                 raise BadInputError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
@@ -78,3 +79,16 @@ class TrainOptions:
 
 def options_dict(options: TrainOptions) -> dict[str, Any]:
     return asdict(options)
+
+
+def parse_workers(value: int | str) -> int | str:
+    """`--workers`: "auto", or a count of worker processes that is not negative."""
+    if value == "auto":
+        return value
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"--workers must be auto or a number of processes, got '{value}'") from None
+    if count < 0:
+        raise BadInputError(f"--workers must not be negative, got {count}")
+    return count

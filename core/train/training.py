@@ -9,6 +9,7 @@ the loaders have modules of their own; their names stay importable from here.
 from __future__ import annotations
 
 import gc
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -106,7 +107,7 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
     if ranks.distributed():
         trained = distributed.Replicated(trained, device)
     scored = average.module if average is not None else None if trained is model else model
-    _settle_garbage_collector()
+    _before_fit(data, loaders[0], options)
     fit(trained, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device, regularizer, scaler),
         state, _callbacks(options, run_dir, model, optimizer, scheduler, scoring.monitor, average, scaler),
         seed=options.seed, on_epoch_start=on_epoch_start, evaluator=evaluator, scored=scored, process=ranks.rank())
@@ -148,6 +149,21 @@ def _loaders(data: Any, options: TrainOptions, generator: torch.Generator, devic
     if ranks.distributed():
         loaders = tuple(distributed.shard_loader(loader, train=i == 0) for i, loader in enumerate(loaders))
     return loaders
+
+
+def _before_fit(data: Any, train_loader: DataLoader, options: TrainOptions) -> None:
+    """Once everything is checked: settle the garbage collector and print the data banner."""
+    _settle_garbage_collector()
+    if not options.quiet and ranks.is_main():
+        print(data_banner(data, train_loader), file=sys.stderr, flush=True)
+
+
+def data_banner(data: Any, train_loader: DataLoader) -> str:
+    """The line a run starts with: how many items each split has, where they are served from
+    (the data's `loading`, e.g. its cache), and how many processes load them."""
+    sizes = ", ".join(f"{len(getattr(data, split))} {split}" for split in ("train", "val", "test"))
+    served = [getattr(data, "loading", ""), f"{train_loader.num_workers} loader workers"]
+    return f"data: {sizes}; " + "; ".join(part for part in served if part)
 
 
 def _fit_state(options: TrainOptions, run_dir: Path, resume: bool) -> tuple[FitState, dict[str, Any] | None]:

@@ -59,7 +59,7 @@ def load_data(options: dict[str, Any], img_size: int | None, min_img_size: int):
         options["data"], data_root=options["data_root"], img_size=img_size, min_img_size=min_img_size,
         val_split=options["val_split"], test_split=options["test_split"], seed=options["seed"],
         strict=options["strict"], keep_classes=parse_classes(options.get("classes")), augment=options.get("aug"),
-        time_col=time_column(options),
+        time_col=time_column(options), cache=options["cache"], cache_budget=options["cache_budget"],
     )
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 import typer
 from PIL import Image
 
+from taskkit.data import decoding
 from taskkit.data import images as img
 from taskkit.errors import BadInputError
 from taskkit.tasks.segment.run import load_model
@@ -46,7 +47,7 @@ def predict_mask(model: torch.nn.Module, path: str, spec: dict[str, Any]) -> np.
     """The `[H, W]` class numbers of one image file, at its own size."""
     import albumentations as A
 
-    image = img.decode(path, spec["in_channels"])
+    image = decoding.decode(path, spec["in_channels"])
     resized = A.Resize(*spec["input_size"])(image=image)["image"]
     resized = resized if resized.ndim == 3 else resized[..., None]
     tensor = img.to_tensor(resized, torch.tensor(spec["mean"]), torch.tensor(spec["std"]))
@@ -90,7 +91,7 @@ def predict_masks(run_dir: Path, record: dict[str, Any], files: list[str], out: 
     for path, (mask_path, overlay_path) in zip(files, targets):
         mask = predict_mask(model, path, spec)
         _write_mask(mask, colours, mask_path)
-        photo = img.decode(path, 3).astype(np.float32)
+        photo = decoding.decode(path, 3).astype(np.float32)
         blended = (1 - OVERLAY_ALPHA) * photo + OVERLAY_ALPHA * colours[mask].astype(np.float32)
         Image.fromarray(blended.round().astype(np.uint8), "RGB").save(overlay_path)
         counts = np.bincount(mask.ravel(), minlength=len(spec["classes"]))
