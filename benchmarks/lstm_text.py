@@ -36,7 +36,9 @@ from torch.utils.data import DataLoader
 
 from taskkit.cli.app import main as tk_main
 from taskkit.registries import TOKENIZERS
-from taskkit.tasks.text import DEFAULTS
+from taskkit.tasks.text import Text
+
+DEFAULTS = Text.declaration().defaults()  # what `tk text` runs with when given nothing
 from taskkit.text.batching import pad_batch
 from taskkit.text.data import load_text_data
 

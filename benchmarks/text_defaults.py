@@ -39,7 +39,9 @@ from torch.utils.data import DataLoader
 
 from taskkit.cli.app import main as tk_main
 from taskkit.data.splits import stratified_splits
-from taskkit.tasks.text import DEFAULTS
+from taskkit.tasks.text import Text
+
+DEFAULTS = Text.declaration().defaults()  # what `tk text` runs with when given nothing
 from taskkit.text.batching import TokenDataset, pad_batch
 
 NEUTRAL = ("the film movie story plot script cast actor actress director camera music score scene scenes ending "
