@@ -17,10 +17,19 @@ import torch
 
 from taskkit.data.augment import Augmenter
 from taskkit.data.decoding import decode_at
-from taskkit.data.images import resize
+from taskkit.data.images import normalise, resize
 
 Augment = Callable[..., dict[str, Any]]
 Key = int | tuple[int, int]
+
+
+class ImageBatch(list):
+    """A batch's `(image, label)` items that also carry the batch whole (`images` [N, C, H, W],
+    `labels`): `Images.collate` takes it as it is, any other collate function sees a plain list."""
+
+    def __init__(self, images: torch.Tensor, labels: list[int]):
+        super().__init__(zip(images, labels))
+        self.images, self.labels = images, labels
 
 
 class Images(torch.utils.data.Dataset):
@@ -58,9 +67,15 @@ class Images(torch.utils.data.Dataset):
         if self.augment is not None:
             seeds = [key[1] if isinstance(key, tuple) else None for key in keys]
             batch = np.stack([self._augmented(image, seed) for image, seed in zip(batch, seeds)])
-        tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().div_(255.0)
-        tensor = ((tensor - self.mean) / self.std).contiguous()  # NCHW strides: faster CPU convolutions
-        return [(image, self.targets[i]) for image, i in zip(tensor, indices)]
+        return ImageBatch(normalise(batch, self.mean, self.std), [self.targets[i] for i in indices])
+
+    @staticmethod
+    def collate(items: list) -> list:
+        """The DataLoader's collate function for these datasets: a batch fetched whole is passed on
+        as it is, where stacking its images again would copy them."""
+        if isinstance(items, ImageBatch):
+            return [items.images, torch.tensor(items.labels)]
+        return torch.utils.data.default_collate(items)
 
     def _augmented(self, image: np.ndarray, seed: int | None) -> np.ndarray:
         """One augmented image, back at the training size and in HWC uint8."""

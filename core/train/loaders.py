@@ -38,8 +38,14 @@ def make_loaders(train: Dataset, val: Dataset, test: Dataset, options: TrainOpti
         sampler = RandomSampler(train, generator=generator)
     if getattr(train, "takes_sample_seeds", False):
         sampler = SeededSampler(sampler, generator)
-    train_loader = DataLoader(train, sampler=sampler, generator=generator, **common)
-    return train_loader, DataLoader(val, **common), DataLoader(test, **common)
+    train_loader = DataLoader(train, sampler=sampler, generator=generator, collate_fn=_collate(train), **common)
+    return train_loader, DataLoader(val, collate_fn=_collate(val), **common), DataLoader(test, collate_fn=_collate(test),
+                                                                                        **common)
+
+
+def _collate(dataset: Dataset) -> Any:
+    """A dataset's own collate function where it has one (taskkit.data.datasets), else the default."""
+    return getattr(dataset, "collate", None)
 
 
 def worker_count(setting: int | str, dataset: Any) -> int:
