@@ -4,10 +4,12 @@ Training, `tk predict` on a run and `tk predict` on an ONNX file all decode thro
 `decode_at`, so a model sees the same pixels in each; it imports no torch, so an exported
 model answers without it.
 
-Why PIL, at a size: measured on this project's machine (docs/benchmarks.md), a JPEG decoded
-with `draft` (the decoder's own 1/2, 1/4 or 1/8 scaling) and resized by PIL's antialiased
-bilinear filter took a third of the time of a full decode followed by a float resize in
-torch, and PNGs, which cannot be drafted, still gain from PIL's uint8 resize.
+Why PIL, at a size (measured in docs/benchmarks.md, `benchmarks/data_path.py --decoders`): a
+large JPEG decoded with `draft` (the decoder's own 1/2, 1/4 or 1/8 scaling) and resized by
+PIL's antialiased bilinear filter takes a ninth of the time of a full decode and a float
+resize in torch, and a small one or a PNG about four fifths. torchvision.io with a uint8
+resize is faster still on small JPEGs and PNGs, but it needs torch, which a model exported to
+ONNX answers without, and one decoder everywhere is what keeps the pixels the same.
 """
 
 from __future__ import annotations
