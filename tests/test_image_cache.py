@@ -70,7 +70,7 @@ def test_a_budget_too_small_refuses_the_cache_and_the_run_trains(capsys, tmp_pat
     (banner,) = [line for line in err.splitlines() if line.startswith("data: ")]
     assert "cache none" in banner and "exceed the 10.5 KiB budget" in banner and "0 loader workers" in banner
     data = load_image_data(str(digit_folder), img_size=28, cache="auto", cache_budget=0.00001)
-    assert data.train.cache is None and data.val.cache is None and data.loading.startswith("cache none")
+    assert data.train.cache is None and data.train.normalised is None and data.loading.startswith("cache none")
     record = json.loads((tmp_path / "classify" / "run.json").read_text())
     assert record["status"] == "finished" and record["metrics"]["test"]["accuracy"] > 0.3  # chance: 0.1
 
@@ -85,17 +85,24 @@ def test_the_cache_stays_within_its_budget_and_says_so():
 
 
 def test_the_cache_holds_the_train_and_val_pixels_that_decoding_gives(digit_folder):
-    data = load_image_data(str(digit_folder), img_size=28, cache="ram")
-    for split in (data.train, data.val):
-        assert split.cache.shape == (len(split), 28, 28, 1) and split.cache.dtype == np.uint8
-        assert np.array_equal(split.cache[3], decode_at(split.paths[3], 1, 28))
-    assert data.test.cache is None  # read once, at the end: a cache would only cost memory
+    """uint8 where training augments; float32 batches ready to serve where it does not and the
+    budget holds four times the pixels; both exactly what decoding each file gives."""
+    data = load_image_data(str(digit_folder), img_size=28, cache="ram", augment="hflip")
+    train, val = data.train, data.val
+    assert train.cache.shape == (len(train), 28, 28, 1) and train.cache.dtype == np.uint8
+    assert np.array_equal(train.cache[3], decode_at(train.paths[3], 1, 28))
+    assert val.cache is None and val.normalised.shape == (len(val), 1, 28, 28)
+    assert torch.equal(val.normalised[3], load_image_for_prediction(val.paths[3], in_channels=1, img_size=28,
+                                                                    mean=data.mean, std=data.std))
+    assert data.test.cache is None and data.test.normalised is None  # read once, at the end
     assert data.loading.startswith("cache ram (")
+    snug = load_image_data(str(digit_folder), img_size=28, cache="ram", cache_budget=3 * len(train) * 28 * 28 / 2**30)
+    assert snug.train.normalised is None and snug.train.cache is not None  # no room for the float copy
 
 
 def test_auto_caches_a_folder_that_fits_and_then_needs_no_workers(digit_folder):
     data = load_image_data(str(digit_folder), img_size=28, cache="auto")
-    assert data.train.cache is not None and worker_count("auto", data.train) == 0
+    assert data.train.normalised is not None and worker_count("auto", data.train) == 0
     uncached = load_image_data(str(digit_folder), img_size=28, cache="none")
     assert worker_count("auto", uncached.train) >= 1 and worker_count(3, uncached.train) == 3
 

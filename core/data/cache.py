@@ -101,6 +101,15 @@ def cache_splits(files: dict[str, list[str]], splits: Sequence[str], channels: i
     return {split: keep(files[split], channels, size) for split in splits}, chosen
 
 
+def settle(datasets: dict, plan: CachePlan) -> None:
+    """Where the budget holds four times the cached pixels, keep the splits that are not augmented
+    as float32 batches ready to serve (`Images.keep_normalised`): no conversion in any epoch."""
+    if plan.mode == "ram" and 4 * plan.need <= plan.budget:
+        for dataset in datasets.values():
+            if dataset.cache is not None:
+                dataset.keep_normalised()
+
+
 def decode_all(paths: Sequence[str], channels: int, size: int, into: np.ndarray | None = None) -> np.ndarray:
     """Every file decoded at the training size into one NHWC uint8 array (`into`, if given)."""
     out = np.empty((len(paths), size, size, channels), dtype=np.uint8) if into is None else into

@@ -37,6 +37,8 @@ class Images(torch.utils.data.Dataset):
 
     #: Whether a fetch decodes files, which worker processes can overlap with training.
     reads_from_disk = False
+    #: The whole split normalised (`keep_normalised`), or None.
+    normalised: torch.Tensor | None = None
 
     def __init__(self, labels: Sequence[int], size: int, mean: Sequence[float], std: Sequence[float],
                  augment: Augment | None = None):
@@ -60,9 +62,17 @@ class Images(torch.utils.data.Dataset):
     def __getitem__(self, key: Key) -> tuple[torch.Tensor, int]:
         return self.__getitems__([key])[0]
 
+    def keep_normalised(self) -> None:
+        """Hold the whole split as the float32 batches it gives, so that each batch is one gather:
+        for a split that is not augmented, and memory for four times its pixels."""
+        if self.augment is None:
+            self.normalised = normalise(self.pixels(range(len(self))), self.mean, self.std)
+
     def __getitems__(self, keys: Sequence[Key]) -> list[tuple[torch.Tensor, int]]:
         """A batch: one conversion and normalisation, not one per image."""
         indices = [key[0] if isinstance(key, tuple) else key for key in keys]
+        if self.normalised is not None:
+            return ImageBatch(self.normalised[torch.as_tensor(indices)], [self.targets[i] for i in indices])
         batch = self.pixels(indices)
         if self.augment is not None:
             seeds = [key[1] if isinstance(key, tuple) else None for key in keys]
@@ -114,7 +124,12 @@ class FileImages(Images):
 
     @property
     def reads_from_disk(self) -> bool:  # type: ignore[override]
-        return self.cache is None
+        return self.cache is None and self.normalised is None
+
+    def keep_normalised(self) -> None:
+        super().keep_normalised()
+        if self.normalised is not None:
+            self.cache = None  # the float copy replaces the uint8 one
 
     def pixels(self, indices: Sequence[int]) -> np.ndarray:
         if self.cache is not None:

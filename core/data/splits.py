@@ -120,7 +120,7 @@ def _from_arrays(source: ArraySource, data: str, *, img_size, min_img_size, val_
 
 def _from_files(source: FileSource, data: str, *, strict, img_size, min_img_size, val_split, test_split, seed,
                 classes, in_channels, train_augment, stats, cache, cache_budget) -> ImageData:
-    """Folders or manifests: drop unreadable files, split, then decode once into a cache or per access."""
+    """Folders or manifests: drop unreadable files, split, decode once into a cache or per access."""
     paths, class_of, given = _flatten(source)
     probed = decoding.probe_all(paths)
     skipped = [(p, info) for p, info in zip(paths, probed) if isinstance(info, str)]
@@ -153,6 +153,7 @@ def _from_files(source: FileSource, data: str, *, strict, img_size, min_img_size
     datasets = {split: FileImages(files[split], labels[idx], channels, size, mean, std,
                                   train_augment if split == "train" else None, cached.get(split))
                 for split, idx in parts.items()}
+    image_cache.settle(datasets, cache_plan)
     return ImageData(datasets["train"], datasets["val"], datasets["test"], names, channels, size, mean, std,
                      skipped, data, cache_plan.describe())
 
@@ -229,8 +230,7 @@ def _carved_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: list
         keep_min = len(carve) - i
         pool, parts[split] = _carve(pool, labels, round(fractions[split] * len(given["train"])), seed, keep_min)
     parts["train"] = pool
-    empty = np.array([], dtype=np.int64)
-    return {s: np.sort(parts.get(s, empty)).astype(np.int64) for s in ("train", "val", "test")}
+    return {s: np.sort(parts.get(s, np.array([], dtype=np.int64))).astype(np.int64) for s in ("train", "val", "test")}
 
 
 def _fold_splits(labels: np.ndarray, given: dict[str, np.ndarray], names: list[str], test_split: float,
