@@ -60,7 +60,9 @@ def tk_register_export_formats(formats: Registry) -> None:
 
 @hookspec
 def tk_add_commands(app: typer.Typer) -> None:
-    """Add extra commands to the `tk` Typer app."""
+    """Add extra commands to the `tk` Typer app; a command named like one `tk` already has (a
+    core, task or earlier plugin's command) is refused and fails the plugin, so `tk eval` stays
+    the one users know."""
 
 
 #: Which hook fills which registry.

@@ -2,13 +2,15 @@
 
 Every plugin comes in through one door: an entry point in group `taskkit` (our own built-in
 plugins are declared in our pyproject.toml exactly like a third party's), or a module named
-in `TK_PLUGINS` / `--plugin`. Each loads, and each hook runs, inside its own try block: a
-broken plugin is recorded with its error, warned about in one line, and shown by
-`tk plugins`, while every other plugin and the CLI carry on.
+in `TK_PLUGINS` / `--plugin`. Each loads, and each hook runs, contained (`_contained`): a
+broken plugin, even one that calls `sys.exit`, is recorded with its error, warned about in one
+line, and shown by `tk plugins`, while every other plugin and the CLI carry on; what it prints
+goes to stderr, so `--json` output stays parseable.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -18,11 +20,12 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ContextManager, Iterable
 
 import pluggy
 
 from taskkit import hookspecs
+from taskkit.errors import one_line
 from taskkit.registry import Registry, registering_as
 
 ENTRY_POINT_GROUP = "taskkit"
@@ -51,12 +54,36 @@ class PluginRecord:
 
     def fail(self, during: str, exc: BaseException) -> None:
         self.status = "failed"
-        self.errors.append(f"{during}: {type(exc).__name__}: {exc}")
+        self.errors.append(f"{during}: {_what_happened(exc)}")
         origin = f" ({self.distribution} {self.version})".rstrip() if self.version else ""
-        log.warning(
-            "plugin '%s'%s failed in %s: %s: %s; see `tk plugins`",
-            self.name, origin, during, type(exc).__name__, exc,
-        )
+        log.warning("plugin '%s'%s failed in %s: %s; see `tk plugins`",
+                    self.name, origin, during, one_line(_what_happened(exc), 300))
+
+
+def _what_happened(exc: BaseException) -> str:
+    """An exception on one line; `sys.exit(3)` reads as the call it was, since "SystemExit: 3"
+    hides that a plugin tried to end the process."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({'' if exc.code is None else repr(exc.code)})"
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _contained(record: PluginRecord, during: str, call: Callable[[], Any]) -> bool:
+    """Run plugin code so that nothing it does ends `tk` or reaches stdout; False if it failed.
+
+    `SystemExit` is caught with every other exception: a plugin's `sys.exit` would otherwise
+    end every command, silently. Only `KeyboardInterrupt` passes, since it is the user's Ctrl-C.
+    Its prints go to stderr, where they cannot corrupt a command's `--json` answer.
+    """
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            call()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # a plugin must never take the CLI down
+        record.fail(during, exc)
+        return False
+    return True
 
 
 class PluginManager:
@@ -104,11 +131,7 @@ class PluginManager:
 
     def _register(self, record: PluginRecord, load: Callable[[], Any]) -> None:
         self.records.append(record)
-        try:
-            plugin = load()
-            self._pm.register(plugin, name=record.name)
-        except Exception as exc:  # a plugin must never take the CLI down
-            record.fail("import", exc)
+        if not _contained(record, "import", lambda: self._pm.register(load(), name=record.name)):
             return
         try:
             self._pm.check_pending()  # hooks with no spec: a typo in a hook name
@@ -116,23 +139,30 @@ class PluginManager:
             self._pm.unregister(name=record.name)
             record.fail("validation", exc)
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> None:
-        """Call one hook of every loaded plugin in load order, each in isolation."""
+    def call_each(
+        self, hook_name: str, guard: Callable[[], ContextManager[Any]] | None = None, **kwargs: Any,
+    ) -> None:
+        """Call one hook of every loaded plugin in load order, each contained.
+
+        `guard()`, if given, wraps each call: it may undo what the plugin did and raise to mark
+        that plugin failed (the CLI keeps its own commands this way).
+        """
         self.load()
         impls = {impl.plugin_name: impl for impl in getattr(self._pm.hook, hook_name).get_hookimpls()}
         for record in self.records:
             impl = impls.get(record.name)
-            if impl is None:
-                continue
-            with registering_as(record.name):
-                try:
-                    impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-                except Exception as exc:
-                    record.fail(hook_name, exc)
+            if impl is not None:
+                with registering_as(record.name):
+                    _contained(record, hook_name, lambda: _call(impl, kwargs, guard))
 
     def fill(self, registry: Registry) -> None:
         """Fill `registry` from the hook that serves its kind."""
         self.call_each(hookspecs.REGISTRY_HOOKS[registry.plural], **{registry.plural: registry})
+
+
+def _call(impl: Any, kwargs: dict[str, Any], guard: Callable[[], ContextManager[Any]] | None) -> None:
+    with guard() if guard else contextlib.nullcontext():
+        impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
 
 
 def _entry_points(autoload: bool) -> list[metadata.EntryPoint]:

@@ -14,11 +14,14 @@ import difflib
 import fnmatch
 import inspect
 import logging
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from taskkit.errors import ComponentOptionError, DuplicateComponentError, UnknownComponentError
+from taskkit.errors import (
+    BadInputError, ComponentOptionError, DuplicateComponentError, UnknownComponentError, one_line,
+)
 
 log = logging.getLogger("taskkit")
 
@@ -26,6 +29,30 @@ T = TypeVar("T", bound=Callable[..., Any])
 
 #: The plugin whose hook is running; registrations made outside any hook count as user code.
 _current_plugin: ContextVar[str] = ContextVar("taskkit_current_plugin", default="user code")
+
+
+#: A name is a word of letters, digits and `_ . + -` (`ce+dice`), or two joined by one `/` as the
+#: adapters' `timm/convnext_tiny`: it is typed on command lines, kept in run.json and shown in
+#: tables, so it has no whitespace and no other path separator, and no part starts like an
+#: option (`-x`) or a hidden or parent path (`.x`, `..`).
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)?")
+
+
+class RegistrationError(BadInputError, ValueError):
+    """A registration refused before it is stored: a name that is not one, or a factory that
+    cannot be called."""
+
+
+def check_name(label: object, kind: str, plugin: str) -> str:
+    """`label` if it can name a component; otherwise an error naming the plugin that tried it."""
+    if isinstance(label, str) and _NAME.fullmatch(label):
+        return label
+    shown = repr(label) if isinstance(label, str) else f"{label!r} ({type(label).__name__}, not str)"
+    raise RegistrationError(
+        f"{kind} name {one_line(shown, 80)} from plugin '{plugin}' is refused: a name is letters, digits, "
+        "'_', '.', '+' and '-', starts with a letter, digit or '_', and has at most one '/' "
+        "(as in 'timm/resnet50')"
+    )
 
 
 @contextlib.contextmanager
@@ -51,7 +78,10 @@ class Entry(Generic[T]):
 
     @property
     def doc(self) -> str:
-        return inspect.getdoc(self.factory) or ""
+        try:
+            return inspect.getdoc(self.factory) or ""
+        except Exception:  # a plugin's odd factory must not break `tk list` for everyone
+            return ""
 
     @property
     def summary(self) -> str:
@@ -61,7 +91,7 @@ class Entry(Generic[T]):
         """Whether the factory accepts `option` by name (true for one taking `**kwargs`)."""
         try:
             params = inspect.signature(self.factory).parameters
-        except (TypeError, ValueError):
+        except Exception:
             return False
         return option in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
 
@@ -69,7 +99,7 @@ class Entry(Generic[T]):
         """Constructor options and their defaults (`inspect.Parameter.empty` when required)."""
         try:
             params = inspect.signature(self.factory).parameters.values()
-        except (TypeError, ValueError):
+        except Exception:
             return {}
         return {
             p.name: p.default
@@ -92,13 +122,22 @@ class Registry(Generic[T]):
         self, name: str | T | None = None, *, aliases: tuple[str, ...] | list[str] = (),
         override: bool = False,
     ) -> Callable[[T], T]:
-        """Decorator adding a factory under `name` (default: its `__name__`) and `aliases`."""
+        """Decorator adding a factory under `name` (default: its `__name__`) and `aliases`.
+
+        Names are checked here, before anything is stored, so that one plugin's bad name
+        fails that plugin instead of every `tk list` that would later try to show it.
+        """
         if callable(name):  # used bare: @registry.register
             return self.register()(name)
 
         def add(factory: T) -> T:
-            key = name or factory.__name__
-            entry = Entry(key, factory, self.kind, _current_plugin.get(), tuple(aliases))
+            plugin = _current_plugin.get()
+            key = check_name(getattr(factory, "__name__", None) if name is None else name, self.kind, plugin)
+            labels = (aliases,) if isinstance(aliases, str) else tuple(aliases)
+            entry = Entry(key, factory, self.kind, plugin, tuple(check_name(a, self.kind, plugin) for a in labels))
+            if not callable(factory):
+                raise RegistrationError(f"{self.kind} '{key}' from plugin '{plugin}' is refused: "
+                                        f"{one_line(repr(factory), 60)} cannot be called; register a class or a function")
             for label in (key, *entry.aliases):
                 self._check_free(label, entry.plugin, override)
             if override:

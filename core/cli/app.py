@@ -8,13 +8,15 @@ Errors raised on purpose (`TaskkitError`) become one line on stderr and their ex
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
+from typer.models import TyperInfo
 
 from taskkit import __version__
 
@@ -165,9 +167,57 @@ def build_app() -> typer.Typer:
         app.add_typer(plugin_app, name="plugin")
         add_recipe_commands(app)
         add_export_command(app)
-        mount_tasks(app)
-        get_manager().call_each("tk_add_commands", app=app)
+        try:
+            with _commands_kept(app):  # plugins load here, and one may reach for `app` at import
+                mount_tasks(app)
+        except CommandTakenError as exc:
+            log.warning("while plugins loaded, outside tk_add_commands: %s", exc)
+        get_manager().call_each("tk_add_commands", guard=lambda: _commands_kept(app), app=app)
     return app
+
+
+class CommandTakenError(TaskkitError):
+    """A plugin's command named like a core, task or earlier plugin's command."""
+
+
+@contextlib.contextmanager
+def _commands_kept(app: typer.Typer) -> Iterator[None]:
+    """Let one plugin's `tk_add_commands` add commands, never replace or remove one.
+
+    Typer keeps the last of two commands of one name, so a plugin's `eval` would silently
+    become `tk eval`; the app's commands are put back as they were, the plugin's new ones whose
+    names are taken are dropped, and the plugin fails with an error naming them.
+    """
+    commands, groups, callback = list(app.registered_commands), list(app.registered_groups), app.registered_callback
+    taken = _command_names([*commands, *groups])
+    try:
+        yield
+    finally:
+        added = [i for i in (*app.registered_commands, *app.registered_groups) if i not in (*commands, *groups)]
+        app.registered_commands, app.registered_groups, app.registered_callback = list(commands), list(groups), callback
+        clashes = [(item, _command_names([item]) & taken) for item in added]
+        for item, clash in clashes:
+            if not clash:
+                (app.registered_groups if isinstance(item, TyperInfo) else app.registered_commands).append(item)
+        refused = sorted({name for _, clash in clashes for name in clash})
+    if refused:
+        raise CommandTakenError(f"tk already has the command names {', '.join(map(repr, refused))}; the plugin's "
+                                "commands of those names are refused and tk's stay: give them other names")
+
+
+def _command_names(items: list[Any]) -> set[str]:
+    """The names Typer gives these commands and groups at the top of an app: a command's own or
+    its function's; a group's found by building the groups as Typer does (one without a name
+    brings up its own commands). Only the few groups are built: building every task command
+    twice would cost `tk --help` a third of its time."""
+    groups = [item for item in items if isinstance(item, TyperInfo)]
+    names = {item.name or typer.main.get_command_name(item.callback.__name__)
+             for item in items if not isinstance(item, TyperInfo)}
+    if groups:
+        probe = typer.Typer()
+        probe.registered_groups = groups
+        names |= set(typer.main.get_group(probe).commands)
+    return names
 
 
 def _local_plugins(argv: list[str]) -> list[str]:
