@@ -8,7 +8,6 @@ Like the rest of the CLI, this module imports no torch; the work lives in `taskk
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -23,6 +22,14 @@ Out = Annotated[Path, typer.Option("--out", help="Folder that holds it.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable results.")]
 
 
+def checked_name(name: str | None, default: str) -> str:
+    """The folder name of a driving command's runs: `--name`, held to what a run's name may be, or its default."""
+    from taskkit.storage.names import check_run_name
+
+    check_run_name(name)
+    return name or default
+
+
 def cv_command(
     ctx: typer.Context, task: Task,
     folds: Annotated[int, typer.Option("--folds", help="Number of folds (at least 2).")] = 5,
@@ -34,7 +41,7 @@ def cv_command(
     """
     from taskkit.recipes.cv import cross_validate, print_summary
 
-    summary = cross_validate(ctx.parent.command, task, list(ctx.args), folds, out / (name or f"cv-{task}"))
+    summary = cross_validate(ctx.parent.command, task, list(ctx.args), folds, out / checked_name(name, f"cv-{task}"))
     _show(summary, as_json, print_summary)
 
 
@@ -60,7 +67,7 @@ def tune_command(
     settings = TuneSettings(trials=trials, params=list(param or []), sampler=sampler, pruner=pruner,
                             storage=storage, study_name=study_name, metric=metric, direction=direction,
                             sampler_seed=sampler_seed)
-    results = tune(ctx.parent.command, task, list(ctx.args), settings, out / (name or f"tune-{task}"))
+    results = tune(ctx.parent.command, task, list(ctx.args), settings, out / checked_name(name, f"tune-{task}"))
     _show(results, as_json, print_results)
 
 
@@ -78,7 +85,8 @@ def lr_find_command(
     """
     from taskkit.recipes.lr_find import find_lr, print_result
 
-    result = find_lr(ctx.parent.command, task, list(ctx.args), start_lr, end_lr, steps, out, name or f"lr-find-{task}")
+    result = find_lr(ctx.parent.command, task, list(ctx.args), start_lr, end_lr, steps, out,
+                     checked_name(name, f"lr-find-{task}"))
     _show(result, as_json, print_result)
 
 
@@ -107,7 +115,9 @@ def aug_preview_command(
 def _show(result: dict, as_json: bool, printer: Callable[[dict], None]) -> None:
     """`--json` prints the result as it is; otherwise the command's own printer tells it."""
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        from taskkit.report.json_output import echo_json
+
+        echo_json(result)
     else:
         printer(result)
 
