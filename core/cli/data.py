@@ -7,7 +7,6 @@ command), so `tk --help` stays fast.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -29,7 +28,9 @@ def check_command(
 
     report = check_data(path, data_root=data_root)
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        from taskkit.report.json_output import echo_json
+
+        echo_json(report)
         return
     _print_report(report)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,10 +19,11 @@ def export_command(
     TorchScript or a plugin's format, with its preprocessing (for texts, tokenizer and vocabulary)
     recorded beside it, and check the export against the PyTorch model."""
     from taskkit.export.writer import TOLERANCE, export_run
+    from taskkit.report.json_output import echo_json
 
     result = export_run(run, fmt, out, dynamic_batch)
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        echo_json(result)
         return
     typer.echo(f"wrote {result['model']} and {result['preprocessing']}")
     verdict = "within" if result["within_tolerance"] else "ABOVE"

@@ -7,12 +7,12 @@ shows them; none imports torch before it runs.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Optional
 
 import typer
 
 from taskkit.cli import catalog
+from taskkit.report.json_output import echo_json
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -37,7 +37,7 @@ def list_command(
     """List registered components: name, summary and the plugin that added it."""
     rows = catalog.list_rows(kind, pattern)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     _table(rows, ["kind", "name", "summary", "plugin"], empty="nothing registered matches")
 
@@ -49,7 +49,7 @@ def info_command(
     """Show a component's kind, documentation, plugin and constructor options."""
     described = catalog.describe(name)
     if as_json:
-        typer.echo(json.dumps(described, indent=2))
+        echo_json(described)
         return
     for item in described:
         _print_info(item)
@@ -59,7 +59,7 @@ def plugins_command(as_json: JsonOption = False) -> None:
     """Show every plugin: origin, version, status, error and what it registered."""
     rows = catalog.plugin_rows()
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        echo_json(rows)
         return
     shown = [
         {**r, "registered": ", ".join(r["registered"]) or "-", "error": r["error"] or ""} for r in rows
@@ -81,7 +81,7 @@ def summary_command(
     model, shape, inputs = s.model_for_summary(target, input_shape, head, classes)
     result = s.summarize(model, shape, depth, inputs)
     if as_json:
-        typer.echo(json.dumps(result.as_dict(), indent=2))
+        echo_json(result.as_dict())
         return
     _print_summary(target, result)
 

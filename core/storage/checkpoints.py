@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from taskkit.storage.atomic import atomic_write
 from taskkit.errors import BadInputError, describe
 from taskkit.storage.files import WEIGHTS
+from taskkit.storage.runs import COUNT, INDEX, LIST, NUMBER, OBJECT, check_fields
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
@@ -91,14 +92,46 @@ def load_state(path: Path) -> dict[str, Any]:
 
 
 def load_training_state(path: Path) -> dict[str, Any]:
-    """A run's last.ckpt, checked to hold everything resuming restores (another file put in its
-    place would otherwise fail on a missing key)."""
+    """A run's last.ckpt, checked to hold everything resuming restores, each of the kind it
+    restores into (another file put in its place, or one edited, would otherwise fail on a
+    missing key or deep inside torch's loaders)."""
     saved = load_state(path)
     absent = [k for k in RESUMABLE_KEYS if not isinstance(saved, dict) or k not in saved]
     if absent:
-        raise BadInputError(f"{path} is not a tk training checkpoint (it has no '{absent[0]}'); "
-                            f"resume from the last.ckpt a run wrote")
+        raise BadInputError(f"{path} is not a tk training checkpoint (it has no '{absent[0]}'); {RESUME_ADVICE}")
+    check_fields(saved, CHECKPOINT_FIELDS, path, RESUME_ADVICE)
+    _check_rng(saved["rng"], path)
     return saved
+
+
+RESUME_ADVICE = "resume from the last.ckpt a run wrote"
+_TENSOR = ("a tensor", lambda v: isinstance(v, torch.Tensor))
+_TENSORS = ("an object of tensors", lambda v: isinstance(v, dict) and all(isinstance(t, torch.Tensor) for t in v.values()))
+_SEQUENCE = ("a list", lambda v: isinstance(v, (list, tuple)))
+_OPTIONAL_NUMBER = ("a number or null", lambda v: v is None or NUMBER[1](v))
+_OPTIONAL_COUNT = ("a whole number above 0 or null", lambda v: v is None or COUNT[1](v))
+#: The fields `_restore` and the fit state read from a last.ckpt (see `Checkpointer.state_dict`).
+CHECKPOINT_FIELDS = (
+    ("model", _TENSORS, True), ("optimizer", OBJECT, True), ("optimizer.state", OBJECT, True),
+    ("optimizer.param_groups", LIST, True), ("scheduler", OBJECT, True), ("ema", OBJECT, False),
+    ("scaler", OBJECT, False), ("fit", OBJECT, True), ("fit.epoch", INDEX, True), ("fit.global_step", INDEX, True),
+    ("fit.history", LIST, True), ("fit.best_value", _OPTIONAL_NUMBER, True), ("fit.best_epoch", _OPTIONAL_COUNT, True),
+    ("rng", OBJECT, True), ("rng.python", _SEQUENCE, True), ("rng.numpy", OBJECT, True), ("rng.torch", _TENSOR, True),
+)
+
+
+def _check_rng(state: dict[str, Any], path: Path) -> None:
+    """The random states set on throwaway generators first, so one that does not fit is named
+    before resuming touches the real ones."""
+    numpy = state["numpy"]
+    try:
+        random.Random().setstate(_as_tuple(state["python"]))
+        np.random.RandomState().set_state(("MT19937", numpy["keys"].numpy().astype(np.uint32), numpy["pos"],
+                                           numpy["has_gauss"], numpy["gauss"]))
+        torch.Generator().set_state(state["torch"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise BadInputError(f"{path}: 'rng' does not hold the random states tk saves ({describe(exc)}); "
+                            f"{RESUME_ADVICE}") from None
 
 
 def rng_state() -> dict[str, Any]:

@@ -2,18 +2,21 @@
 
 Many classic corpora are not UTF-8, and one bad byte should not cost a whole file: each line
 is decoded on its own, so an undecodable row is reported with its line number and skipped
-(or, with `--strict`, stops the run with that line named). Rows with an empty text or no
+(or, with `--strict`, stops the run with that line named). UTF-16 and UTF-32 files are decoded
+whole, since their line ends are not single bytes. Rows with an empty text or no
 label are reported and skipped too; nothing in the file is ever rewritten.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taskkit.errors import BadInputError
+from taskkit.storage.user_text import bom_encoding, read_user_text, splits_as_bytes, text_encoding
 
 FORMATS = {".csv": ",", ".tsv": "\t", ".jsonl": None}
 
@@ -45,10 +48,7 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str | None =
         rows = _json_rows(lines, skipped)
     else:
         header, rows = _delimited_rows(path, lines, FORMATS[suffix])
-        for column, flag in ((text_col, "--text-col"), (label_col, "--label-col"), (time_col, "--time-col")):
-            if column is not None and column not in header:
-                raise BadInputError(f"{path} has no column '{column}'; its columns are {', '.join(header)} "
-                                    f"(choose with {flag})")
+        _check_columns(path, header, ((text_col, "--text-col"), (label_col, "--label-col"), (time_col, "--time-col")))
     table = TextTable([], [], skipped, str(path))
     for number, row in rows:
         _take(table, number, row, text_col, label_col, time_col)
@@ -64,15 +64,22 @@ def read_table(path: str | Path, text_col: str = "text", label_col: str | None =
 
 
 def _decoded_lines(path: Path, encoding: str, strict: bool) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    """(line number, text) of each line that decodes, and the skipped ones with why."""
-    import codecs
-
+    """(line number, text) of each line that decodes, and the skipped ones with why. A file in
+    an encoding whose line ends are not single bytes (UTF-16) is decoded whole first."""
     try:
-        codecs.lookup(encoding)
-    except LookupError:
+        text_encoding(encoding)
+    except BadInputError:
         raise BadInputError(f"unknown --encoding '{encoding}'; try utf-8, latin-1 or cp1252") from None
+    if not splits_as_bytes(encoding):
+        text = read_user_text(path, encoding, hint="check --encoding")
+        return list(enumerate(io.StringIO(text, newline=""), start=1)), []
+    whole = path.read_bytes()
+    marked = bom_encoding(whole)
+    if marked is not None:
+        raise BadInputError(f"{path} starts with the byte-order mark of {marked}, not {encoding}; "
+                            f"pass --encoding {marked}")
     lines, skipped = [], []
-    for number, raw in enumerate(path.read_bytes().splitlines(keepends=True), start=1):
+    for number, raw in enumerate(whole.splitlines(keepends=True), start=1):
         try:
             text = raw.decode("utf-8-sig" if number == 1 and encoding.lower().replace("_", "-") in ("utf-8", "utf8")
                               else encoding)
@@ -106,6 +113,21 @@ def _delimited_rows(path: Path, lines: list[tuple[int, str]], delimiter: str) ->
     except csv.Error as exc:
         raise BadInputError(f"{path} is not valid CSV near line {numbers[min(start, len(numbers) - 1)]} ({exc})") from None
     return header, rows
+
+
+def _check_columns(path: Path, header: list[str], wanted: tuple[tuple[str | None, str], ...]) -> None:
+    """Each column read present, and present once: of two columns with one name, a row keeps
+    only the last, so the other would be dropped without a word."""
+    for column, flag in wanted:
+        if column is None:
+            continue
+        if column not in header:
+            raise BadInputError(f"{path} has no column '{column}'; its columns are {', '.join(header)} "
+                                f"(choose with {flag})")
+        places = [str(i) for i, name in enumerate(header, start=1) if name == column]
+        if len(places) > 1:
+            raise BadInputError(f"{path} has {len(places)} columns named '{column}' (columns {', '.join(places)}); "
+                                f"rename all but one, or choose another with {flag}")
 
 
 def _json_rows(lines: list[tuple[int, str]], skipped: list[tuple[int, str]]) -> list:

@@ -158,10 +158,9 @@ def _assemble(spec: dict[str, Any], start: StartingPoint | None, dry_run: bool) 
 def print_stage_table(outcome: Outcome, as_json: bool) -> None:
     """The `--dry-run` preview: every stage, its parameters, when it trains, its BatchNorm mode and rate."""
     if as_json:
-        import json
+        from taskkit.report.json_output import echo_json
 
-        typer.echo(json.dumps({"backbone": outcome.backbone, "weights": outcome.weights, "stages": outcome.rows},
-                              indent=2))
+        echo_json({"backbone": outcome.backbone, "weights": outcome.weights, "stages": outcome.rows})
         return
     from rich.console import Console
     from rich.table import Table

@@ -8,7 +8,6 @@ image resized as in training, and its logits are resized back before the argmax.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from taskkit.data import images as img
 from taskkit.errors import BadInputError
 from taskkit.tasks.segment.run import load_model
 from taskkit.model.tta import with_tta
+from taskkit.report.json_output import echo_json
 
 OVERLAY_ALPHA = 0.5
 
@@ -98,7 +98,7 @@ def predict_masks(run_dir: Path, record: dict[str, Any], files: list[str], out: 
         share = {spec["classes"][i]: round(float(c) / mask.size, 4) for i, c in enumerate(counts) if c}
         results.append({"file": path, "mask": str(mask_path), "overlay": str(overlay_path), "classes": share})
     if as_json:
-        typer.echo(json.dumps(results, indent=2))
+        echo_json(results)
         return
     for item in results:
         found = ", ".join(f"{name} {value:.1%}" for name, value in sorted(item["classes"].items(), key=lambda kv: -kv[1]))
