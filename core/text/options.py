@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taskkit.options import DATA, Option, Options
+from taskkit.options import DATA, FRACTION, POSITIVE, Option, Options
 
 TEXT = "Text"
 
@@ -22,18 +22,18 @@ TEXT_FILES = Options(
 )
 
 VOCABULARY = Options(
-    Option("min_freq", 2, "Keep words seen at least this often in the train split.", TEXT),
-    Option("max_vocab", 30000, "Keep at most this many words.", TEXT),
-    Option("max_len", 200, "Truncate texts to this many tokens.", TEXT),
+    Option("min_freq", 2, "Keep words seen at least this often in the train split.", TEXT, range=POSITIVE),
+    Option("max_vocab", 30000, "Keep at most this many words.", TEXT, range=POSITIVE),
+    Option("max_len", 200, "Truncate texts to this many tokens.", TEXT, range=POSITIVE),
 )
 
 ENCODER = Options(
     Option("encoder", "lstm", "rnn, lstm, gru or textcnn; see `tk list backbones`.", TEXT),
-    Option("layers", 1, "Stacked recurrent layers.", TEXT),
-    Option("hidden", 128, "Hidden size of each direction.", TEXT),
+    Option("layers", 1, "Stacked recurrent layers.", TEXT, range=POSITIVE),
+    Option("hidden", 128, "Hidden size of each direction.", TEXT, range=POSITIVE),
     Option("bidirectional", True, "Read the text both ways.", TEXT, flag="--bidirectional/--unidirectional"),
     Option("dropout", 0.3, "Dropout on the encoder's outputs, which the head classifies, and between stacked "
-           "layers.", TEXT),
-    Option("embedding_dim", 128, "Size of the word vectors (the file's, with --embeddings).", TEXT),
+           "layers.", TEXT, range=FRACTION),
+    Option("embedding_dim", 128, "Size of the word vectors (the file's, with --embeddings).", TEXT, range=POSITIVE),
     Option("bucket", True, "Batch texts of similar length together.", TEXT, flag="--bucket/--no-bucket"),
 )

@@ -58,21 +58,17 @@ class TrainOptions:
         return chosen
 
     def validate(self) -> None:
-        positive = {"lr": self.lr, "epochs": self.epochs, "batch_size": self.batch_size, "accumulate": self.accumulate,
-                    "devices": self.devices}
-        for name, value in positive.items():
-            if not value > 0:
-                raise BadInputError(f"--{name.replace('_', '-')} must be positive, got {value}")
+        """The ranges `SHARED` declares (for options built here rather than from a command), and
+        what only a training run can check."""
+        for name in (f.name for f in fields(self) if f.name in SHARED):
+            SHARED[name].check(getattr(self, name))
         self.workers = parse_workers(self.workers)
-        for name in ("weight_decay", "clip_grad", "patience", "warmup_epochs", "momentum", "mixup",
-                     "cutmix", "l1"):
-            if getattr(self, name) < 0:
-                raise BadInputError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
+        for name in ("mixup", "cutmix"):
+            if not getattr(self, name) >= 0:
+                raise BadInputError(f"--{name} must not be negative, got {getattr(self, name)}")
         if self.balance not in ("none", "oversample", "class-weights"):
             raise BadInputError(f"--balance must be none, oversample or class-weights, got '{self.balance}'")
         fast_paths.check_precision(self.precision)
-        if not 0 <= self.ema < 1:
-            raise BadInputError(f"--ema must be in [0, 1) (0: off; 0.999 is typical), got {self.ema}")
         if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
             raise BadInputError("--tensorboard needs TensorBoard: pip install 'taskkit[tensorboard]'")
 

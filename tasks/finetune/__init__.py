@@ -11,7 +11,7 @@ from typing import Any
 
 from taskkit import hookimpl
 from taskkit.data.options import IMAGE_DATA, IMAGE_MODEL, IMAGE_TRAINING
-from taskkit.options import Option, Options
+from taskkit.options import POSITIVE, Option, Options
 from taskkit.task import TaskCall
 from taskkit.tasks.classify import Classify
 
@@ -26,10 +26,10 @@ FREEZING = Options(
     Option("bn", "eval", "BatchNorm of frozen stages: eval (running statistics kept), train (they adapt), or "
            "frozen (every BatchNorm fixed).", FINETUNE),
     Option("unfreeze_at", None, "From this epoch (counted from 1), unfreeze stages, latest first.", FINETUNE,
-           kind=int),
+           kind=int, range=POSITIVE),
     Option("unfreeze_step", "1", "Stages unfrozen per epoch from --unfreeze-at, or all at once.", FINETUNE),
     Option("lr_decay", 1.0, "Each earlier stage learns this many times slower than the next (1: one rate).",
-           FINETUNE),
+           FINETUNE, range=POSITIVE),
     Option("dry_run", False, "Print the stages with what is frozen and exit without training.", FINETUNE),
 )
 

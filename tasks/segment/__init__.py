@@ -10,7 +10,7 @@ from typing import Any
 
 from taskkit import hookimpl
 from taskkit.data.options import IMAGE_MODEL, IMAGE_TRAINING
-from taskkit.options import DATA, Option, Options
+from taskkit.options import DATA, FRACTION, NOT_NEGATIVE, POSITIVE, Option, Options
 from taskkit.task import Finished, RunModuleTask, TaskCall
 
 SEGMENTATION = "Segmentation"
@@ -21,9 +21,9 @@ MASKS = Options(
     Option("classes", None, "Class names in mask-value order, comma-separated (default: the folder's classes.txt, "
            "else the numbers).", DATA, kind=str),
     Option("ignore_index", None, "Mask value of unlabelled pixels, left out of the loss and metrics (e.g. 255).",
-           DATA, kind=int),
+           DATA, kind=int, range=NOT_NEGATIVE),
     Option("img_size", None, "Resize images and masks to this square size (default: the images' own size).", DATA,
-           kind=int),
+           kind=int, range=POSITIVE),
     Option("aug", "basic", "Training augmentations, moving image and mask alike: a preset (none, basic, strong) or "
            "names, e.g. hflip,rotate=15; see `tk list augmentations`.", DATA),
     Option("strict", False, "Fail on unreadable images instead of skipping them.", DATA),
@@ -35,7 +35,7 @@ DECODER = Options(
     Option("upsample", None, "How fcn, unet and psp upsample: nearest, bilinear, bicubic or transposed (default "
            "bilinear).", SEGMENTATION, kind=str),
     Option("loss", "ce+dice", "ce+dice, cross-entropy, dice or focal; see `tk list losses`.", SEGMENTATION),
-    Option("dropout", 0.0, "Dropout before the decoder's classifier.", SEGMENTATION),
+    Option("dropout", 0.0, "Dropout before the decoder's classifier.", SEGMENTATION, range=FRACTION),
 )
 
 

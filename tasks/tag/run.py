@@ -89,7 +89,7 @@ def _split(read: dict[str, TaggedSentences], options: dict[str, Any], whole: boo
         if split in given:
             parts[split] = given[split]
         else:
-            count = round(fraction * len(given["train"]))
+            count = max(1, round(fraction * len(given["train"]))) if fraction > 0 else 0  # never an empty split
             parts[split], pool = np.sort(pool[:count]), pool[count:]
     if len(pool) == 0:
         raise BadInputError("no sentence is left to train on; lower --val-split/--test-split or add sentences")

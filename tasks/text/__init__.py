@@ -9,7 +9,7 @@ from pathlib import Path
 
 from taskkit import hookimpl
 from taskkit.data.options import SPLITS
-from taskkit.options import DATA, Option, Options
+from taskkit.options import DATA, FRACTION, Option, Options
 from taskkit.task import Finished, RunModuleTask, TaskCall
 from taskkit.text.options import ENCODER, TEXT, TEXT_FILES, VOCABULARY
 
@@ -25,7 +25,7 @@ CLASSIFIER = Options(
     Option("freeze_embeddings", False, "Keep the word vectors fixed.", TEXT),
     Option("loss", "cross-entropy", "Loss name; see `tk list losses`.", ""),
     Option("label_smoothing", None, "Label smoothing for losses that take it (default 0.1 for cross-entropy).", "",
-           kind=float),
+           kind=float, range=FRACTION),
     Option("balance", "none", "none or class-weights (weights in the loss).", DATA),
 )
 
