@@ -116,3 +116,16 @@ def test_onnx_predict_refuses_what_it_cannot_answer(runs, tmp_path, capsys):
     assert "--tta and --out need the run directory" in one_line_error(capsys, "predict", str(model), "x.png",
                                                                        "--tta", "hflip")
     assert "image 'x.png' does not exist" in one_line_error(capsys, "predict", str(model), "x.png")
+
+
+def test_an_operator_onnx_cannot_export_is_one_line_with_nothing_on_stdout(tk, tmp_path):
+    """LeNet at 64 px pools adaptively to 5x5, which torch's ONNX exporter cannot export: it used
+    to print a forty-line graph before failing."""
+    trained = tk("classify", "--data", "digits", "--classes", "0,1", "--img-size", "64", "--epochs", "1", "--quiet",
+                 "--out", str(tmp_path), "--name", "wide")
+    assert trained.returncode == 0, trained.stderr
+    done = tk("export", str(tmp_path / "wide"), "--format", "onnx")
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("error: this model cannot be exported to ONNX: ") and line.endswith("try --format torchscript")
+    assert not (tmp_path / "wide" / "model.onnx").exists()

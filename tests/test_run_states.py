@@ -157,3 +157,14 @@ def test_the_range_a_python_call_breaks_is_the_same_one_line(tmp_path):
     with pytest.raises(BadInputError, match=r"--seed must be in \[0, "):
         TASKS.get("classify").call(seed=-1, out=str(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_library_warning_never_joins_a_one_line_error_and_follows_a_run_that_works(tk, tmp_path):
+    env = {"TK_PLUGINS": str(PLUGIN_DATA / "warns.py")}
+    refused = tk("classify", *QUICK, "--loss", "warns-then-refuses", "--out", str(tmp_path / "a"), env=env)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().splitlines() == ["error: this loss refuses the run's options"]
+    worked = tk("classify", *QUICK, "--epochs", "1", "--loss", "warns", "--out", str(tmp_path / "b"), env=env)
+    assert worked.returncode == 0, worked.stderr
+    (line,) = [line for line in worked.stderr.splitlines() if line.startswith("warning:")]
+    assert line.startswith("warning: a library's caution about something (UserWarning, ")

@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
 
@@ -253,14 +254,31 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     remember_command_line(argv)
     _setup_logging()
-    try:
-        if not _built:
-            get_manager().add_local_modules(_local_plugins(argv))
-        typer.main.get_command(build_app()).main(args=argv, prog_name="tk")
-    except TaskkitError as exc:
-        if "--debug" in argv:
-            raise
-        if not ranks.is_main():  # under torchrun the processes meet the same error: rank 0 tells it
+    failed = False
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            if not _built:
+                get_manager().add_local_modules(_local_plugins(argv))
+            typer.main.get_command(build_app()).main(args=argv, prog_name="tk")
+        except TaskkitError as exc:
+            if "--debug" in argv:
+                raise
+            failed = True
+            if not ranks.is_main():  # under torchrun the processes meet the same error: rank 0 tells it
+                sys.exit(exc.exit_code)
+            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
             sys.exit(exc.exit_code)
-        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-        sys.exit(exc.exit_code)
+        finally:
+            if not failed:
+                _echo_warnings(caught)
+
+
+def _echo_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """Libraries' warnings (torch's, PIL's, seqeval's), one line each, once the command is done.
+
+    Held until then so that an error stays one line: when a command fails, its line says what
+    went wrong, and `--debug` shows everything."""
+    for message in caught:
+        origin = Path(message.filename).parent.name or Path(message.filename).stem
+        text = " ".join(str(message.message).split())
+        typer.echo(f"warning: {text[:200]} ({message.category.__name__}, {origin})", err=True)

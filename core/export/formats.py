@@ -64,15 +64,20 @@ def quiet_tracing() -> Iterator[None]:
 
 @contextlib.contextmanager
 def quiet_native_warnings() -> Iterator[None]:
-    """Silence what torch's C++ side prints straight to stderr while exporting: for packed
-    sequences, that shape inference of its packing nodes is missing, which the check after the
-    export shows to be harmless. Errors still arrive, as exceptions."""
+    """Silence what torch prints straight to the process's stdout and stderr while exporting:
+    for packed sequences, that shape inference of its packing nodes is missing, which the check
+    after the export shows to be harmless; for an operator it cannot export, a forty-line graph
+    before the exception. Errors still arrive, as exceptions, and become one line."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
     try:
         with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
+            for fd in saved:
+                os.dup2(devnull.fileno(), fd)
             yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        sys.stdout.flush()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
