@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -101,13 +101,19 @@ def cache_splits(files: dict[str, list[str]], splits: Sequence[str], channels: i
     return {split: keep(files[split], channels, size) for split in splits}, chosen
 
 
-def settle(datasets: dict, plan: CachePlan) -> None:
+def settle(datasets: dict, plan: CachePlan) -> CachePlan:
     """Where the budget holds four times the cached pixels, keep the splits that are not augmented
-    as float32 batches ready to serve (`Images.keep_normalised`): no conversion in any epoch."""
-    if plan.mode == "ram" and 4 * plan.need <= plan.budget:
+    as float32 batches ready to serve (`Images.keep_normalised`): no conversion in any epoch.
+    Returns the plan with what the cache then holds, for the banner."""
+    if plan.mode != "ram":
+        return plan
+    if 4 * plan.need <= plan.budget:
         for dataset in datasets.values():
             if dataset.cache is not None:
                 dataset.keep_normalised()
+    held = sum(held.nbytes if isinstance(held, np.ndarray) else held.numel() * held.element_size()
+               for dataset in datasets.values() for held in (dataset.cache, dataset.normalised) if held is not None)
+    return replace(plan, need=held)
 
 
 def decode_all(paths: Sequence[str], channels: int, size: int, into: np.ndarray | None = None) -> np.ndarray:

@@ -153,7 +153,7 @@ def _from_files(source: FileSource, data: str, *, strict, img_size, min_img_size
     datasets = {split: FileImages(files[split], labels[idx], channels, size, mean, std,
                                   train_augment if split == "train" else None, cached.get(split))
                 for split, idx in parts.items()}
-    image_cache.settle(datasets, cache_plan)
+    cache_plan = image_cache.settle(datasets, cache_plan)
     return ImageData(datasets["train"], datasets["val"], datasets["test"], names, channels, size, mean, std,
                      skipped, data, cache_plan.describe())
 
