@@ -20,7 +20,7 @@ from taskkit.train.loaders import worker_count
 from taskkit.train.training import TrainOptions
 
 
-ENCODER_OPTIONS = ("embedding_dim", "hidden", "layers", "bidirectional", "dropout")
+ENCODER_OPTIONS = ("embedding_dim", "hidden", "layers", "bidirectional", "dropout", "heads")
 
 
 def build_model(spec: dict[str, Any]) -> EncoderWithHead:

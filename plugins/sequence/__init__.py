@@ -1,8 +1,9 @@
-"""Built-in sequence encoders (`rnn`, `lstm`, `gru`, `textcnn`) and sequence heads.
+"""Built-in sequence encoders (`rnn`, `lstm`, `gru`, `textcnn`, `transformer`) and sequence heads.
 
 The encoders turn token ids into per-token outputs and a summary; the heads (`last`, `mean`,
 `max`, `attention` and the per-token `token`) turn those into logits. The implementations
-import torch and live in `encoders.py` and `heads.py`; this module loads them only when a
+import torch and live in `encoders.py` (recurrent and convolutional), `transformer.py` (a
+small pre-norm Transformer encoder) and `heads.py`; this module loads them only when a
 registry is read.
 """
 
@@ -11,12 +12,13 @@ from taskkit import hookimpl
 
 @hookimpl
 def tk_register_backbones(backbones):
-    from taskkit.plugins.sequence import encoders
+    from taskkit.plugins.sequence import encoders, transformer
 
     backbones.register("rnn")(encoders.RNNEncoder)
     backbones.register("lstm")(encoders.LSTMEncoder)
     backbones.register("gru")(encoders.GRUEncoder)
     backbones.register("textcnn")(encoders.TextCNN)
+    backbones.register("transformer")(transformer.TransformerEncoder)
 
 
 @hookimpl
