@@ -115,6 +115,7 @@ READS_FIELDS = {
                ("input.height", COUNT, True), ("input.width", COUNT, True), ("input.scale", NUMBER, True),
                ("input.mean", NUMBERS, True), ("input.std", NUMBERS, True)),
     "tokens": (("tokenizer", OBJECT, True), ("tokenizer.name", TEXT, True), ("tokenizer.lowercase", _OPTIONAL_FLAG, False),
+               ("tokenizer.state", TEXT, False),
                ("lowercase_lookup", FLAG, False), ("max_len", COUNT, True), ("vocabulary", NAMES, True),
                ("padding_id", INDEX, True), ("unknown_id", INDEX, True)),
 }

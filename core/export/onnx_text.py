@@ -1,8 +1,9 @@
 """Texts into the inputs of an exported token model, and its answers back, as its JSON says, without torch.
 
 The tokenizer comes from the tokenizer registry by the name the JSON records (the registry
-and the built-in tokenizers import no torch), and the ids follow `taskkit.text.ids`, the rule
-training used, so a text reaches the ONNX file as the same ids it reached the run with. A
+and the built-in tokenizers import no torch), a trained one (`bpe`, `wordpiece`) built from the
+state the JSON holds, and the ids follow `taskkit.text.ids`, the rule training used, so a text
+reaches the ONNX file as the same ids it reached the run with. A
 tagger's JSON asks for the lookup in lower case (`lowercase_lookup`) while its tokens keep
 their case, as `tk predict` on its run shows them.
 """
@@ -14,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from taskkit.text.ids import text_ids
+from taskkit.text.tokenizing import saved_tokenizer
 
 BATCH = 256  # texts per session call, as `tk predict RUN` batches them
 
@@ -40,11 +42,10 @@ def padded(rows: list[list[int]], padding_id: int) -> dict[str, np.ndarray]:
 
 
 def tokenizer(settings: dict[str, Any]) -> Callable[[str], list[str]]:
-    """The registered tokenizer, with the lowercase setting the run had where it has one."""
-    from taskkit.registries import TOKENIZERS
-
+    """The registered tokenizer, with the lowercase setting the run had where it has one, and a
+    trained tokenizer built from its saved `state` (refused without one: refitting is impossible here)."""
     options = {} if settings.get("lowercase") is None else {"lowercase": settings["lowercase"]}
-    return TOKENIZERS.build(settings["name"], **options)
+    return saved_tokenizer(settings["name"], settings.get("state"), **options)
 
 
 def text_logits(session: Any, info: dict[str, Any], texts: list[str]) -> np.ndarray:

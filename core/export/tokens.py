@@ -12,7 +12,9 @@ length, mix lengths within a batch, and one is padded past its longest text.
 
 The JSON holds everything needed to feed the model without tk: the tokenizer and its lowercase
 setting (a tagger splits on words and keeps their case, looking each up in lower case when
-its run did), the maximum length, the padding and unknown ids and the vocabulary.
+its run did), a trained tokenizer's state (`bpe`, `wordpiece`: the Hugging Face `tokenizers`
+JSON, which `tokenizers.Tokenizer.from_str` reads), the maximum length, the padding and
+unknown ids and the vocabulary.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def token_preprocessing(spec: dict[str, Any], dynamic_batch: bool) -> dict[str, 
     """What a deployment needs to turn texts into the model's inputs."""
     tokenizer = tokenizer_settings(spec["tokenizer"]) if "tokenizer" in spec else {"name": "words",
                                                                                      "lowercase": False}
+    if "tokenizer_state" in spec:  # a trained tokenizer (bpe, wordpiece) is rebuilt from what it learned
+        tokenizer["state"] = spec["tokenizer_state"]
     return {"inputs": [{"name": "tokens", "shape": ["batch", "length"], "dtype": "int64",
                         "how": "each text's ids, padded with padding_id to the longest text of the batch"},
                        {"name": "lengths", "shape": ["batch"], "dtype": "int64",

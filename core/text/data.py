@@ -3,7 +3,8 @@
 One file is split like images (stratified, by seed); `--train` with optional `--val` and
 `--test` files keeps the user's split and carves only what is missing. Texts are tokenized
 once, truncated to `max_len` tokens, and encoded with a vocabulary built from the train
-split alone, or with a trained run's vocabulary for evaluation.
+split alone, or with a trained run's vocabulary for evaluation. A trainable tokenizer (`bpe`,
+`wordpiece`) is fitted here, for a new run, on the train split's texts alone, for the same reason.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from taskkit.sequence import UNK_ID
 from taskkit.text.batching import TokenDataset
 from taskkit.text.ids import text_ids
 from taskkit.text.table import TextTable, read_table
+from taskkit.text.tokenizing import is_trainable
 from taskkit.text.vocab import Vocabulary
 
 
@@ -72,9 +74,15 @@ def load_text_data(options: dict[str, Any], tokenize: Callable[[str], list[str]]
                             f"(its classes: {', '.join(classes[:10])})")
     targets = np.array([classes.index(label) for label in labels], dtype=np.int64)
     parts = _split(tables, targets, classes, options, whole)
+    trainable = vocab is None and is_trainable(tokenize)
+    if trainable:
+        tokenize.fit([texts[i] for i in parts["train"]])  # type: ignore[attr-defined]
     tokens = [tokenize(text)[: options["max_len"]] for text in texts]
     if vocab is None:
-        vocab = Vocabulary.build((tokens[i] for i in parts["train"]), options["min_freq"], options["max_vocab"])
+        # Every piece a trained tokenizer cuts the training split into is kept: it already chose
+        # its pieces by frequency, and a piece dropped here could leave a training word unspellable.
+        min_freq = 1 if trainable else options["min_freq"]
+        vocab = Vocabulary.build((tokens[i] for i in parts["train"]), min_freq, options["max_vocab"])
     ids = [text_ids(t, vocab.index, UNK_ID, options["max_len"]) for t in tokens]
     datasets = {split: TokenDataset([ids[i] for i in idx], targets[idx].tolist()) for split, idx in parts.items()}
     skipped = [s for table in tables.values() for s in table.skipped]

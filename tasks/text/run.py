@@ -1,8 +1,9 @@
 """What `tk text` does: encode the texts, assemble an encoder and a head, train, evaluate, predict.
 
 The run records everything needed to answer for new sentences without the training data:
-the tokenizer's name, the maximum length, the classes and the vocabulary itself (in run.json,
-beside the model spec), so `tk predict` encodes a sentence exactly as training did.
+the tokenizer's name (and a trained tokenizer's state), the maximum length, the classes and
+the vocabulary itself (in run.json, beside the model spec), so `tk predict` encodes a sentence
+exactly as training did.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typer
 
 from taskkit.report.answers import print_top_labels
 from taskkit.errors import BadInputError
-from taskkit.registries import LOSSES, TOKENIZERS
+from taskkit.registries import LOSSES
 from taskkit.storage.runs import read_run
 from taskkit.sequence import EncoderWithHead
 from taskkit.text.model import build_model, check_sequence_parts, encoder_options, evaluation_loader, load_model, text_loaders
@@ -23,6 +24,7 @@ from taskkit.train.losses import build_loss
 from taskkit.train.flow import evaluation_split, fit_and_test, report_and_print, warn_skipped
 from taskkit.text.batching import pad_batch
 from taskkit.text.data import encode, load_text_data
+from taskkit.text.tokenizing import build_tokenizer, run_tokenizer, saved_state
 from taskkit.text.vocab import Vocabulary
 from taskkit.train.training import TrainOptions, resolve_device, step_options
 
@@ -34,8 +36,8 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
         raise BadInputError("--balance oversample is for images; use --balance class-weights for texts")
     check_sequence_parts(options["encoder"], options["head"])
     LOSSES.entry(options["loss"])
-    tokenize = TOKENIZERS.build(options["tokenizer"])
     prior = read_run(resume)["model"] if resume is not None else None
+    tokenize = run_tokenizer(prior) if prior else build_tokenizer(options["tokenizer"])  # resume: never refit
     data = load_text_data(options, tokenize, Vocabulary(prior["vocabulary"]) if prior else None,
                           prior["classes"] if prior else None)
     extra: dict[str, Any] = {}
@@ -50,7 +52,7 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     spec = prior or {"encoder": options["encoder"], "encoder_options": encoder_options(options, explicit),
                      "head": options["head"], "head_options": {},
                      "classes": data.classes, "tokenizer": options["tokenizer"], "max_len": options["max_len"],
-                     "vocabulary": data.vocab.tokens}
+                     "vocabulary": data.vocab.tokens, **saved_state(tokenize)}
     torch.manual_seed(options["seed"])
     model = build_model(spec)
     if prior is None and options["embeddings"]:
@@ -75,7 +77,7 @@ def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split:
     if data:
         options = {**options, "data": data, "train": None}
     spec = record["model"]
-    loaded = load_text_data(options, TOKENIZERS.build(spec["tokenizer"]), Vocabulary(spec["vocabulary"]),
+    loaded = load_text_data(options, run_tokenizer(spec), Vocabulary(spec["vocabulary"]),
                             spec["classes"], whole=split == "all")
     warn_skipped(loaded.skipped)
     dataset = loaded.test if split == "all" else getattr(loaded, split)
@@ -97,7 +99,7 @@ def probabilities(model: EncoderWithHead, ids: list[list[int]], batch_size: int 
 def predict_texts(run_dir: Path, record: dict[str, Any], texts: list[str], top_k: int | None, as_json: bool) -> None:
     """The top label (or `top_k` labels) with its probability for each text."""
     spec = record["model"]
-    ids = encode(texts, TOKENIZERS.build(spec["tokenizer"]), Vocabulary(spec["vocabulary"]), spec["max_len"])
+    ids = encode(texts, run_tokenizer(spec), Vocabulary(spec["vocabulary"]), spec["max_len"])
     probs = probabilities(load_model(run_dir, record), ids)
     k = max(1, min(top_k or 1, len(spec["classes"])))
     results = []
