@@ -28,12 +28,19 @@ VOCABULARY = Options(
 )
 
 ENCODER = Options(
-    Option("encoder", "lstm", "rnn, lstm, gru or textcnn; see `tk list backbones`.", TEXT),
+    Option("encoder", "lstm", "rnn, lstm, gru, textcnn, ngram or transformer; see `tk list backbones`.", TEXT),
     Option("layers", 1, "Stacked recurrent layers.", TEXT, range=POSITIVE),
     Option("hidden", 128, "Hidden size of each direction.", TEXT, range=POSITIVE),
     Option("bidirectional", True, "Read the text both ways.", TEXT, flag="--bidirectional/--unidirectional"),
     Option("dropout", 0.3, "Dropout on the encoder's outputs, which the head classifies, and between stacked "
            "layers.", TEXT, range=FRACTION),
     Option("embedding_dim", 128, "Size of the word vectors (the file's, with --embeddings).", TEXT, range=POSITIVE),
+    Option("heads", 4, "Attention heads of the transformer encoder.", TEXT, range=POSITIVE),
     Option("bucket", True, "Batch texts of similar length together.", TEXT, flag="--bucket/--no-bucket"),
+)
+
+#: Both text tasks fit a classical baseline beside the network unless told not to.
+BASELINE = Options(
+    Option("baseline", True, "Also fit a classical baseline on the same split and report its test scores beside "
+           "the network's.", "", flag="--baseline/--no-baseline", resumable=True),
 )

@@ -202,8 +202,9 @@ def _last_good(run_dir: Path) -> str:
 
 def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool, table: Any = None,
                      summary: Any = None) -> None:
-    """The test report as JSON, or as `table(report)` (the classification table by default) and
-    the line `summary(report)` gives, if any, then where the run is (rank 0 only, under torchrun)."""
+    """The test report as JSON, or as `table(report)` (the classification table by default), the
+    line `summary(report)` gives, if any, and the classical baseline beside the network's score
+    where the report has one, then where the run is (rank 0 only, under torchrun)."""
     if not ranks.is_main():
         return
     if as_json:
@@ -211,12 +212,14 @@ def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool, table
         return
     from rich.console import Console
 
+    from taskkit.report.baseline import baseline_line
     from taskkit.report.metrics import report_table
 
     console = Console()
     console.print((table or report_table)(report))
-    if summary is not None:
-        console.print(summary(report), highlight=False)
+    for line in (summary(report) if summary is not None else None, baseline_line(report)):
+        if line:
+            console.print(line, highlight=False)
     console.print(f"run saved to {run_dir}", highlight=False)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from taskkit import hookimpl
 from taskkit.options import DATA, Option, Options
 from taskkit.task import Finished, RunModuleTask, TaskCall
-from taskkit.text.options import ENCODER, TEXT, TEXT_FILES, VOCABULARY
+from taskkit.text.options import BASELINE, ENCODER, TEXT, TEXT_FILES, VOCABULARY
 
 TAGGED_FILES = Options(
     TEXT_FILES,
@@ -26,7 +26,7 @@ class Tag(RunModuleTask):
     inputs = "tokens"
     outputs = "tags"
     options = (TAGGED_FILES, ENCODER, Option("lowercase", True, "Look words up in lower case.", TEXT,
-                                             flag="--lowercase/--keep-case"), VOCABULARY)
+                                             flag="--lowercase/--keep-case"), VOCABULARY, BASELINE)
     defaults = {"lr": 2e-3, "epochs": 10, "clip_grad": 1.0, "min_freq": 1, "max_vocab": 50000}
 
     @classmethod

@@ -29,6 +29,7 @@ from taskkit.train.flow import evaluation_split, fit_and_test, report_and_print,
 from taskkit.text.batching import TokenDataset, pad_batch
 from taskkit.text.conll import TaggedSentences, read_conll
 from taskkit.text.data import TextData, everything_in_test, given_splits
+from taskkit.text.tag_baseline import entity_metrics, tag_baseline
 from taskkit.text.vocab import Vocabulary
 from taskkit.train.training import TrainOptions, resolve_device, step_options
 from taskkit.storage.files import RUN_RECORD
@@ -119,8 +120,14 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     run_dir, report = fit_and_test("tag", options, resume, model, spec, data, train_options, loss_fn=loss,
                                    loader_factory=lambda opts, gen: text_loaders(data, opts, gen, options["bucket"]))
     report.update(entity_scores(model, data.test, data.classes))
+    if options.get("baseline", True):  # recomputed on --resume: it takes a second
+        report["baseline"] = tag_baseline(data.train.ids, data.train.targets, data.test.ids, data.test.targets,
+                                          data.classes, unknown=UNK_ID)
     record = read_run(run_dir)
     record["metrics"]["test"] = report
+    record.pop("baseline", None)  # a resume with --no-baseline drops the earlier one
+    if "baseline" in report:
+        record["baseline"] = report["baseline"]
     write_json(run_dir / RUN_RECORD, record)
     return run_dir, report
 
@@ -140,18 +147,8 @@ def predict_tags(model: nn.Module, ids: list[list[int]], tags: list[str], batch_
 
 def entity_scores(model: nn.Module, dataset: TokenDataset, tags: list[str]) -> dict[str, Any]:
     """Entity-level precision, recall and F1 (seqeval, BIO) over the sentences of `dataset`."""
-    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
-
     truth = [[tags[t] for t in row] for row in dataset.targets]
-    if not truth:
-        return {"entity_f1": 0.0, "entity_precision": 0.0, "entity_recall": 0.0, "per_entity": {}}
-    guess = predict_tags(model, dataset.ids, tags)
-    per_type = classification_report(truth, guess, output_dict=True, zero_division=0)
-    return {"entity_f1": f1_score(truth, guess, zero_division=0),
-            "entity_precision": precision_score(truth, guess, zero_division=0),
-            "entity_recall": recall_score(truth, guess, zero_division=0),
-            "per_entity": {k: {m: float(v) for m, v in row.items()} for k, row in per_type.items()
-                           if not k.endswith("avg")}}
+    return entity_metrics(truth, predict_tags(model, dataset.ids, tags) if truth else [])
 
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:

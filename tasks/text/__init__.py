@@ -20,8 +20,9 @@ COLUMNS = Options(
 
 CLASSIFIER = Options(
     Option("head", "max", "last, mean, max or attention pooling; see `tk list heads`.", TEXT),
-    Option("tokenizer", "words", "words or chars; see `tk list tokenizers`.", TEXT),
-    Option("embeddings", None, "GloVe or word2vec text file of word vectors.", TEXT, kind=Path),
+    Option("tokenizer", "words", "words, chars, bpe or wordpiece; see `tk list tokenizers`.", TEXT),
+    Option("embeddings", None, "Pretrained word vectors: GloVe, word2vec (text or binary) or fastText .vec, "
+           "optionally .gz.", TEXT, kind=Path),
     Option("freeze_embeddings", False, "Keep the word vectors fixed.", TEXT),
     Option("loss", "cross-entropy", "Loss name; see `tk list losses`.", ""),
     Option("label_smoothing", None, "Label smoothing for losses that take it (default 0.1 for cross-entropy).", "",
