@@ -9,7 +9,7 @@ from conftest import tk_in_process
 from taskkit.registries import BACKBONES, HEADS
 from taskkit.sequence import PAD_ID, EncoderWithHead, modality
 
-ENCODERS = ["rnn", "lstm", "gru", "textcnn", "transformer"]
+ENCODERS = ["rnn", "lstm", "gru", "textcnn", "ngram", "transformer"]
 RECURRENT = ["rnn", "lstm", "gru"]
 POOLING_HEADS = ["last", "mean", "max", "attention"]
 SMALL = {"embedding_dim": 8}
@@ -18,7 +18,8 @@ RECURRENT_SHAPES = [{"hidden": 6}, {"hidden": 6, "bidirectional": False}, {"hidd
 
 
 def small_options(name: str, **options) -> dict:
-    sizes = {"hidden": 6} if name in RECURRENT else {"hidden": 16, "heads": 2} if name == "transformer" else {"channels": 4}
+    sizes = {"rnn": {"hidden": 6}, "lstm": {"hidden": 6}, "gru": {"hidden": 6}, "textcnn": {"channels": 4},
+             "ngram": {"ngrams": 3, "ngram_buckets": 97}, "transformer": {"hidden": 16, "heads": 2}}[name]
     return {**SMALL, **sizes, **options}
 
 

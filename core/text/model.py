@@ -20,7 +20,7 @@ from taskkit.train.loaders import worker_count
 from taskkit.train.training import TrainOptions
 
 
-ENCODER_OPTIONS = ("embedding_dim", "hidden", "layers", "bidirectional", "dropout", "heads")
+ENCODER_OPTIONS = ("embedding_dim", "hidden", "layers", "bidirectional", "dropout", "heads", "ngrams", "ngram_buckets")
 
 
 def build_model(spec: dict[str, Any]) -> EncoderWithHead:
@@ -44,7 +44,9 @@ def encoder_options(options: dict[str, Any], explicit: set[str]) -> dict[str, An
     if unused:
         raise BadInputError(f"encoder '{options['encoder']}' takes no --{unused[0].replace('_', '-')}; "
                             f"see `tk info {options['encoder']}`")
-    return {k: options[k] for k in ENCODER_OPTIONS if k in takes}
+    # An option left unset takes the encoder's own default, so each encoder keeps the sizes it
+    # was measured with; the spec records the value either way.
+    return {k: takes[k] if options.get(k) is None else options[k] for k in ENCODER_OPTIONS if k in takes}
 
 
 def text_loaders(data: TextData, options: TrainOptions, generator: torch.Generator,

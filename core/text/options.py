@@ -27,15 +27,23 @@ VOCABULARY = Options(
     Option("max_len", 200, "Truncate texts to this many tokens.", TEXT, range=POSITIVE),
 )
 
+#: Said of every size an encoder chooses for itself unless told: `tk info ENCODER` shows its own.
+OWN = "(default: the encoder's own; see `tk info ENCODER`)"
+
 ENCODER = Options(
     Option("encoder", "lstm", "rnn, lstm, gru, textcnn, ngram or transformer; see `tk list backbones`.", TEXT),
-    Option("layers", 1, "Stacked recurrent layers.", TEXT, range=POSITIVE),
-    Option("hidden", 128, "Hidden size of each direction.", TEXT, range=POSITIVE),
+    Option("layers", None, f"Stacked recurrent or transformer layers {OWN}.", TEXT, kind=int, range=POSITIVE),
+    Option("hidden", None, f"Hidden size of each recurrent direction; a transformer's feed-forward width {OWN}.",
+           TEXT, kind=int, range=POSITIVE),
     Option("bidirectional", True, "Read the text both ways.", TEXT, flag="--bidirectional/--unidirectional"),
-    Option("dropout", 0.3, "Dropout on the encoder's outputs, which the head classifies, and between stacked "
-           "layers.", TEXT, range=FRACTION),
-    Option("embedding_dim", 128, "Size of the word vectors (the file's, with --embeddings).", TEXT, range=POSITIVE),
-    Option("heads", 4, "Attention heads of the transformer encoder.", TEXT, range=POSITIVE),
+    Option("dropout", None, f"Dropout on the encoder's outputs, which the head classifies, and between stacked "
+           f"layers {OWN}.", TEXT, kind=float, range=FRACTION),
+    Option("embedding_dim", None, f"Size of the word vectors (the file's, with --embeddings) {OWN}.", TEXT,
+           kind=int, range=POSITIVE),
+    Option("heads", None, f"Attention heads of the transformer encoder {OWN}.", TEXT, kind=int, range=POSITIVE),
+    Option("ngrams", None, f"Longest word n-gram the ngram encoder hashes {OWN}.", TEXT, kind=int, range=POSITIVE),
+    Option("ngram_buckets", None, f"Rows of the ngram encoder's hashed n-gram table {OWN}.", TEXT, kind=int,
+           range=POSITIVE),
     Option("bucket", True, "Batch texts of similar length together.", TEXT, flag="--bucket/--no-bucket"),
 )
 

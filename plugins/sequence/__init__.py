@@ -1,8 +1,9 @@
-"""Built-in sequence encoders (`rnn`, `lstm`, `gru`, `textcnn`, `transformer`) and sequence heads.
+"""Built-in sequence encoders (`rnn`, `lstm`, `gru`, `textcnn`, `ngram`, `transformer`) and sequence heads.
 
 The encoders turn token ids into per-token outputs and a summary; the heads (`last`, `mean`,
 `max`, `attention` and the per-token `token`) turn those into logits. The implementations
-import torch and live in `encoders.py` (recurrent and convolutional), `transformer.py` (a
+import torch and live in `encoders.py` (recurrent and convolutional), `ngram.py` (a fastText-style
+bag of hashed word n-grams), `transformer.py` (a
 small pre-norm Transformer encoder) and `heads.py`; this module loads them only when a
 registry is read.
 """
@@ -12,12 +13,13 @@ from taskkit import hookimpl
 
 @hookimpl
 def tk_register_backbones(backbones):
-    from taskkit.plugins.sequence import encoders, transformer
+    from taskkit.plugins.sequence import encoders, ngram, transformer
 
     backbones.register("rnn")(encoders.RNNEncoder)
     backbones.register("lstm")(encoders.LSTMEncoder)
     backbones.register("gru")(encoders.GRUEncoder)
     backbones.register("textcnn")(encoders.TextCNN)
+    backbones.register("ngram")(ngram.NGramEncoder)
     backbones.register("transformer")(transformer.TransformerEncoder)
 
 
