@@ -9,7 +9,7 @@ split alone, or with a trained run's vocabulary for evaluation. A trainable toke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -36,6 +36,8 @@ class TextData:
     vocab: Vocabulary
     skipped: list[tuple[int, str]]
     source: str
+    #: The raw texts of each split, for a classical baseline that reads them its own way.
+    texts: dict[str, list[str]] = field(default_factory=dict)
 
     def train_targets(self) -> list[int]:
         return list(self.train.targets)
@@ -87,7 +89,8 @@ def load_text_data(options: dict[str, Any], tokenize: Callable[[str], list[str]]
     datasets = {split: TokenDataset([ids[i] for i in idx], targets[idx].tolist()) for split, idx in parts.items()}
     skipped = [s for table in tables.values() for s in table.skipped]
     return TextData(datasets["train"], datasets["val"], datasets["test"], classes, vocab, skipped,
-                    ", ".join(sorted({t.source for t in tables.values()})))
+                    ", ".join(sorted({t.source for t in tables.values()})),
+                    {split: [texts[i] for i in idx] for split, idx in parts.items()})
 
 
 def _read_tables(options: dict[str, Any]) -> dict[str, TextTable]:

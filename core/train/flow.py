@@ -223,6 +223,25 @@ def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool, table
     console.print(f"run saved to {run_dir}", highlight=False)
 
 
+def record_baseline(run_dir: Path, report: dict[str, Any], baseline: dict[str, Any] | None) -> None:
+    """Put a classical baseline's test scores beside the network's: in the test report (printed
+    and in `--json`) and at `baseline` in run.json, where its test metrics are rewritten too. A
+    resume recomputes it; with none (`--no-baseline`) an earlier one is dropped, never left stale."""
+    from taskkit.storage.runs import read_run
+
+    report.pop("baseline", None)
+    if baseline is not None:
+        report["baseline"] = baseline
+    if not ranks.is_main():
+        return
+    record = read_run(run_dir)
+    record["metrics"]["test"] = report
+    record.pop("baseline", None)
+    if baseline is not None:
+        record["baseline"] = baseline
+    write_json(run_dir / RUN_RECORD, record)
+
+
 def evaluation_split(run_dir: Path, data: str | None, split: str | None) -> tuple[dict[str, Any], str]:
     """The run's options and the split `tk eval` scores: the test split, or all of other `--data`."""
     options = read_config(run_dir / RUN_CONFIG)

@@ -21,18 +21,17 @@ from taskkit.train.engine import IGNORE_INDEX
 from taskkit.errors import BadInputError
 from taskkit.registries import LOSSES, TOKENIZERS
 from taskkit.report.answers import print_tags
-from taskkit.storage.runs import read_run, write_json
+from taskkit.storage.runs import read_run
 from taskkit.sequence import UNK_ID
 from taskkit.text.model import (build_model, check_sequence_parts, encoder_options, evaluation_loader,
                                 load_model, text_loaders)
-from taskkit.train.flow import evaluation_split, fit_and_test, report_and_print, warn_skipped
+from taskkit.train.flow import evaluation_split, fit_and_test, record_baseline, report_and_print, warn_skipped
 from taskkit.text.batching import TokenDataset, pad_batch
 from taskkit.text.conll import TaggedSentences, read_conll
 from taskkit.text.data import TextData, everything_in_test, given_splits
 from taskkit.text.tag_baseline import entity_metrics, tag_baseline
 from taskkit.text.vocab import Vocabulary
 from taskkit.train.training import TrainOptions, resolve_device, step_options
-from taskkit.storage.files import RUN_RECORD
 
 
 class PerTokenLoss(nn.Module):
@@ -120,15 +119,11 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     run_dir, report = fit_and_test("tag", options, resume, model, spec, data, train_options, loss_fn=loss,
                                    loader_factory=lambda opts, gen: text_loaders(data, opts, gen, options["bucket"]))
     report.update(entity_scores(model, data.test, data.classes))
+    baseline = None
     if options.get("baseline", True):  # recomputed on --resume: it takes a second
-        report["baseline"] = tag_baseline(data.train.ids, data.train.targets, data.test.ids, data.test.targets,
-                                          data.classes, unknown=UNK_ID)
-    record = read_run(run_dir)
-    record["metrics"]["test"] = report
-    record.pop("baseline", None)  # a resume with --no-baseline drops the earlier one
-    if "baseline" in report:
-        record["baseline"] = report["baseline"]
-    write_json(run_dir / RUN_RECORD, record)
+        baseline = tag_baseline(data.train.ids, data.train.targets, data.test.ids, data.test.targets,
+                                data.classes, unknown=UNK_ID)
+    record_baseline(run_dir, report, baseline)
     return run_dir, report
 
 

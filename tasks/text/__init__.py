@@ -11,7 +11,7 @@ from taskkit import hookimpl
 from taskkit.data.options import SPLITS
 from taskkit.options import DATA, FRACTION, Option, Options
 from taskkit.task import Finished, RunModuleTask, TaskCall
-from taskkit.text.options import ENCODER, TEXT, TEXT_FILES, VOCABULARY
+from taskkit.text.options import BASELINE, ENCODER, TEXT, TEXT_FILES, VOCABULARY
 
 COLUMNS = Options(
     Option("text_col", "text", "Column (or JSON key) of the text.", DATA),
@@ -37,7 +37,7 @@ class Text(RunModuleTask):
     run_module = "taskkit.tasks.text.run"
     inputs = "tokens"
     outputs = "labels"
-    options = (TEXT_FILES, COLUMNS, SPLITS, ENCODER, CLASSIFIER, VOCABULARY)
+    options = (TEXT_FILES, COLUMNS, SPLITS, ENCODER, CLASSIFIER, VOCABULARY, BASELINE)
     defaults = {"lr": 2e-3, "epochs": 10, "clip_grad": 1.0}
 
     @classmethod

@@ -21,9 +21,9 @@ from taskkit.storage.runs import read_run
 from taskkit.sequence import EncoderWithHead
 from taskkit.text.model import build_model, check_sequence_parts, encoder_options, evaluation_loader, load_model, text_loaders
 from taskkit.train.losses import build_loss
-from taskkit.train.flow import evaluation_split, fit_and_test, report_and_print, warn_skipped
+from taskkit.train.flow import evaluation_split, fit_and_test, record_baseline, report_and_print, warn_skipped
 from taskkit.text.batching import pad_batch
-from taskkit.text.data import encode, load_text_data
+from taskkit.text.data import TextData, encode, load_text_data
 from taskkit.text.tokenizing import build_tokenizer, run_tokenizer, saved_state
 from taskkit.text.vocab import Vocabulary
 from taskkit.train.training import TrainOptions, resolve_device, step_options
@@ -64,8 +64,21 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     if options["freeze_embeddings"]:
         model.encoder.embedding.weight.requires_grad_(False)
     loss = build_loss(options, data.train_targets(), len(data.classes))
-    return fit_and_test("text", options, resume, model, spec, data, train_options, extra=extra, loss_fn=loss,
-                        loader_factory=lambda opts, generator: text_loaders(data, opts, generator, options["bucket"]))
+    run_dir, report = fit_and_test("text", options, resume, model, spec, data, train_options, extra=extra,
+                                   loss_fn=loss, loader_factory=lambda opts, generator: text_loaders(
+                                       data, opts, generator, options["bucket"]))
+    record_baseline(run_dir, report, text_baseline(data) if options["baseline"] else None)
+    return run_dir, report
+
+
+def text_baseline(data: TextData) -> dict[str, Any] | None:
+    """TF-IDF and logistic regression on the run's own split (none when the test split is empty)."""
+    from taskkit.text.baseline import fit_baseline
+
+    if not data.texts.get("test"):
+        return None
+    targets = {split: getattr(data, split).targets for split in ("train", "val", "test")}
+    return fit_baseline(data.texts, targets, len(data.classes))
 
 
 def evaluate_run(run_dir: Path, record: dict[str, Any], data: str | None, split: str | None, as_json: bool) -> None:
