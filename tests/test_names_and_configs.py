@@ -229,7 +229,9 @@ def test_an_alias_bomb_is_refused_at_once_without_expanding(place):
     assert line == (f"error: {bomb} line 1 uses a YAML anchor (&a); a config takes no anchors or aliases, "
                     f"so write each value out in full")
     assert done.stdout.strip() == "no torch"
-    assert seconds < 1.0, f"refusing the bomb took {seconds:.2f} s"
+    # The address-space cap is the guard; expanding the bomb would run for minutes, so this bound
+    # only has to tell "refused at once" from that on a loaded machine, not time the refusal.
+    assert seconds < 20.0, f"refusing the bomb took {seconds:.2f} s"
     assert snapshot(place) == before
 
 
