@@ -160,8 +160,8 @@ def load_run(run_dir, task):
 
 def test_text_trains_predicts_and_exports_to_onnx(reviews, tmp_path, capsys):
     code, out, err = tk_in_process(capsys, "text", "--data", str(reviews), "--encoder", "transformer",
-                                   "--embedding-dim", "32", "--hidden", "64", "--heads", "4", "--epochs", "3",
-                                   "--lr", "0.005", "--out", str(tmp_path), "--name", "run", "--quiet",
+                                   "--embedding-dim", "32", "--hidden", "64", "--heads", "4", "--layers", "1",
+                                   "--epochs", "3", "--lr", "0.005", "--out", str(tmp_path), "--name", "run", "--quiet",
                                    "--device", "cpu", "--json")
     assert code == 0, err
     assert json.loads(out)["test"]["accuracy"] >= 0.75
