@@ -19,15 +19,16 @@ RUNS = {"lstm": ["--encoder", "lstm", "--head", "last", "--hidden", "8"],
         "textcnn": ["--encoder", "textcnn", "--head", "mean"]}
 
 
-def write_reviews(path, count=300, seed=0):
-    """Filler words around one sentiment word that decides the label."""
+def write_reviews(path, count=300, seed=0, longest=14, extra="", words=(GOOD, BAD, FILLER)):
+    """Filler words around one sentiment word that decides the label (`extra` ends every text)."""
+    good, bad, filler = words
     rng = random.Random(seed)
     rows = []
     for _ in range(count):
         positive = rng.random() < 0.5
-        words = [rng.choice(FILLER) for _ in range(rng.randint(2, 14))]
-        words.insert(rng.randint(0, len(words)), rng.choice(GOOD if positive else BAD))
-        rows.append((" ".join(words), "positive" if positive else "negative"))
+        text = [rng.choice(filler) for _ in range(rng.randint(2, longest))]
+        text.insert(rng.randint(0, len(text)), rng.choice(good if positive else bad))
+        rows.append((" ".join(text) + extra, "positive" if positive else "negative"))
     with open(path, "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows([("text", "label"), *rows])
     return path

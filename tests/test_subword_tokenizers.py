@@ -3,12 +3,12 @@ the exported JSON, and cutting every later text (eval, predict, ONNX predict) as
 
 import csv
 import json
-import random
 import shutil
 
 import pytest
 
 from conftest import one_line_error, predict_without_torch, tk_in_process
+from test_export_text import write_reviews
 from taskkit.errors import BadInputError
 from taskkit.text.data import load_text_data
 from taskkit.text.tokenizing import build_tokenizer, is_trainable, run_tokenizer
@@ -24,16 +24,7 @@ UNSEEN = "zyxwvq"  # a word only the test file has, many times over
 
 
 def write_rows(path, count, seed, extra=""):
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(count):
-        positive = rng.random() < 0.5
-        words = [rng.choice(FILLER) for _ in range(rng.randint(2, 12))]
-        words.insert(rng.randint(0, len(words)), rng.choice(GOOD if positive else BAD))
-        rows.append((" ".join(words) + extra, "positive" if positive else "negative"))
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([("text", "label"), *rows])
-    return path
+    return write_reviews(path, count, seed, longest=12, extra=extra, words=(GOOD, BAD, FILLER))
 
 
 def options(**given):

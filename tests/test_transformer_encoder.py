@@ -1,14 +1,13 @@
 """The `transformer` sequence encoder: shapes, padding that changes nothing, positions, gradients,
 one-line refusals, and `tk text` / `tk tag` / `tk predict` / `tk export --format onnx` end to end."""
 
-import csv
 import json
-import random
 
 import pytest
 import torch
 
 from conftest import one_line_error, predict_without_torch, tk_in_process
+from test_export_text import write_reviews
 from taskkit.errors import BadInputError
 from taskkit.registries import BACKBONES, HEADS
 from taskkit.sequence import PAD_ID, EncoderWithHead, modality
@@ -16,8 +15,6 @@ from taskkit.sequence import PAD_ID, EncoderWithHead, modality
 SMALL = {"embedding_dim": 16, "hidden": 32, "heads": 4, "layers": 2}
 HEAD_NAMES = ["last", "mean", "max", "attention", "token"]
 POSITIONS = ["sinusoidal", "learned"]
-GOOD, BAD = ["good", "great", "wonderful", "superb"], ["bad", "dull", "awful", "boring"]
-FILLER = ["the", "film", "plot", "was", "a", "and", "it", "cast", "music", "story"]
 
 
 def encoder(positions="sinusoidal", seed=0, **options):
@@ -124,23 +121,9 @@ def test_heads_that_do_not_divide_the_width_are_refused_in_one_line(reviews, cap
     assert "encoder 'lstm' takes no --heads" in line
 
 
-def write_reviews(path, count=300, seed=0):
-    """Filler words around one sentiment word that decides the label."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(count):
-        positive = rng.random() < 0.5
-        words = [rng.choice(FILLER) for _ in range(rng.randint(2, 12))]
-        words.insert(rng.randint(0, len(words)), rng.choice(GOOD if positive else BAD))
-        rows.append((" ".join(words), "positive" if positive else "negative"))
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([("text", "label"), *rows])
-    return path
-
-
 @pytest.fixture(scope="module")
 def reviews(tmp_path_factory):
-    return write_reviews(tmp_path_factory.mktemp("transformer") / "reviews.csv")
+    return write_reviews(tmp_path_factory.mktemp("transformer") / "reviews.csv", longest=12)
 
 
 def onnx_logits(file, tokens, lengths):
