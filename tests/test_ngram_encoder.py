@@ -60,7 +60,7 @@ def reviews(tmp_path_factory):
 
 def test_an_ngram_run_learns_predicts_and_exports_to_onnx(reviews, tmp_path, capsys):
     pytest.importorskip("onnxruntime")
-    code, out, err = tk_in_process(capsys, "text", "--data", str(reviews), "--encoder", "ngram", "--epochs", "4",
+    code, out, err = tk_in_process(capsys, "text", "--data", str(reviews), "--encoder", "ngram", "--epochs", "6",
                                    "--device", "cpu", "--quiet", "--out", str(tmp_path), "--name", "ngram", "--json")
     assert code == 0, err
     assert json.loads(out)["test"]["accuracy"] > 0.8

@@ -2,7 +2,8 @@
 
 Weight decay is applied to weights only: decaying biases and normalisation parameters
 shrinks them toward zero without any regularising benefit, so they go into a group with
-weight decay 0. Every schedule but `plateau` is stepped once per optimizer step and written
+weight decay 0. Embedding tables built with sparse gradients go into a third group that
+SparseAdam updates beside the chosen optimizer (taskkit.train.sparse_tables). Every schedule but `plateau` is stepped once per optimizer step and written
 as a function of the epoch, so a resumed run follows the same curve.
 """
 
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from taskkit.errors import BadInputError
+from taskkit.train.sparse_tables import SPARSE, TablesAndRest, is_sparse_table, with_sparse_tables
 
 OPTIMIZERS = ("sgd", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 SCHEDULERS = ("none", "step", "multistep", "exponential", "cosine", "warmup+cosine", "onecycle", "plateau")
@@ -27,11 +29,12 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 def decay_groups(modules: Iterable[nn.Module], weight_decay: float, keep: Callable[[nn.Parameter], bool],
                  **extra) -> list[dict]:
-    """The kept parameters of `modules` (each once) as a decayed and an undecayed group.
+    """The kept parameters of `modules` (each once) as a decayed and an undecayed group, and a
+    group of sparse embedding tables (never decayed) where there are any.
 
-    `extra` goes into both groups (a name, a learning rate of their own).
+    `extra` goes into every group (a name, a learning rate of their own).
     """
-    decay, no_decay, seen = [], [], set()
+    decay, no_decay, tables, seen = [], [], [], set()
     for root in modules:
         for module in root.modules():
             is_norm = isinstance(module, (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm))
@@ -39,9 +42,13 @@ def decay_groups(modules: Iterable[nn.Module], weight_decay: float, keep: Callab
                 if id(param) in seen or not keep(param):
                     continue
                 seen.add(id(param))
-                (no_decay if is_norm or name == "bias" or param.ndim <= 1 else decay).append(param)
+                if is_sparse_table(module, name):
+                    tables.append(param)
+                else:
+                    (no_decay if is_norm or name == "bias" or param.ndim <= 1 else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay, **extra},
-              {"params": no_decay, "weight_decay": 0.0, **extra}]
+              {"params": no_decay, "weight_decay": 0.0, **extra},
+              {"params": tables, "weight_decay": 0.0, SPARSE: True, **extra}]
     return [g for g in groups if g["params"]]
 
 
@@ -55,8 +62,11 @@ def add_param_groups(optimizer: torch.optim.Optimizer, scheduler, groups: list[d
     """
     reference = optimizer.param_groups[0]
     for group in groups:
+        if group.get(SPARSE) and not isinstance(optimizer, TablesAndRest):
+            raise ValueError("a sparse embedding table cannot join mid-run an optimizer built without one; "
+                             "build the model with its tables trainable from the start")
         ratio = group["base_lr"] / reference["base_lr"]
-        new = {key: value for key, value in reference.items() if key != "params"}
+        new = {key: value for key, value in reference.items() if key not in ("params", SPARSE)}
         new.update(group)
         for key in ("lr", "initial_lr", "max_lr", "min_lr"):
             if key in reference:
@@ -68,8 +78,16 @@ def add_param_groups(optimizer: torch.optim.Optimizer, scheduler, groups: list[d
 
 
 def build_optimizer(name: str, groups: Iterable[dict], lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
-    """An optimizer by name; `sgd` uses momentum, `nesterov` is SGD with Nesterov momentum."""
-    groups = list(groups)
+    """An optimizer by name; `sgd` uses momentum, `nesterov` is SGD with Nesterov momentum.
+
+    Groups of sparse embedding tables are left to SparseAdam, joined to the named optimizer.
+    """
+    if name not in OPTIMIZERS:
+        raise BadInputError(_unknown("optimizer", name, OPTIMIZERS))
+    return with_sparse_tables(list(groups), lambda dense: _named_optimizer(name, dense, lr, momentum))
+
+
+def _named_optimizer(name: str, groups: list[dict], lr: float, momentum: float) -> torch.optim.Optimizer:
     factories: dict[str, Callable[[], torch.optim.Optimizer]] = {
         "sgd": lambda: torch.optim.SGD(groups, lr=lr, momentum=momentum),
         "nesterov": lambda: torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0),
@@ -79,8 +97,6 @@ def build_optimizer(name: str, groups: Iterable[dict], lr: float, momentum: floa
         "adam": lambda: torch.optim.Adam(groups, lr=lr),
         "adamw": lambda: torch.optim.AdamW(groups, lr=lr),
     }
-    if name not in factories:
-        raise BadInputError(_unknown("optimizer", name, OPTIMIZERS))
     return factories[name]()
 
 

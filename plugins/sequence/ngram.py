@@ -31,9 +31,9 @@ class NGramEncoder(nn.Module):
     `embedding_dim` is the width of every vector; `ngram_buckets` the rows of the n-gram table (more
     means fewer n-grams sharing a row, and more weights to train); `ngrams=1` leaves words alone.
     `dropout` applies to what the encoder returns, `embedding_dropout` to each vector before it
-    is summed. The model has no recurrence or attention; on a CPU most of an epoch is the
-    optimizer's pass over the two tables (dense AdamW updates every row each step), so a smaller
-    `ngram_buckets` or `embedding_dim` trains faster.
+    is summed. The model has no recurrence or attention, and both tables have sparse gradients:
+    a step updates only the rows its batch used (SparseAdam, no weight decay; see
+    taskkit.train.sparse_tables), so the table's size costs memory, not time.
     """
 
     modality = "sequence"
@@ -47,8 +47,8 @@ class NGramEncoder(nn.Module):
             raise BadInputError(f"the ngram encoder needs --ngrams and --ngram-buckets of at least 1, got {ngrams} "
                                 f"and {ngram_buckets}")
         self.ngrams, self.buckets = ngrams, ngram_buckets
-        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
-        self.ngram_embedding = nn.Embedding(ngram_buckets, embedding_dim)
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID, sparse=True)
+        self.ngram_embedding = nn.Embedding(ngram_buckets, embedding_dim, sparse=True)
         for table in (self.embedding.weight, self.ngram_embedding.weight):
             nn.init.uniform_(table, -1 / embedding_dim, 1 / embedding_dim)  # fastText's: small, so it learns fast
         with torch.no_grad():
