@@ -124,8 +124,19 @@ def _interrupt_at_step(monkeypatch, step):
     monkeypatch.setattr(torch.optim.AdamW, "step", step_then_interrupt)
 
 
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler, unblocked, as a `tk` started from a terminal has it, whatever a
+    library loaded earlier in this test process changed; the handler is restored afterwards."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("step", [3, 20])  # in epoch 1, before any epoch ended; in epoch 2
-def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_uninterrupted_weights(capsys, tmp_path, monkeypatch, step):
+def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_uninterrupted_weights(capsys, tmp_path, monkeypatch, step,
+                                                                               python_sigint):
     code, _, err = tk_in_process(capsys, *FAST, "--out", str(tmp_path), "--name", "whole")
     assert code == 0, err
     _interrupt_at_step(monkeypatch, step)  # 3 classes: 14 steps an epoch
