@@ -120,3 +120,14 @@ def test_a_table_unfrozen_into_an_optimizer_without_sparse_adam_is_refused():
     assert not isinstance(optimizer, TablesAndRest)
     with pytest.raises(ValueError, match="sparse"):
         add_param_groups(optimizer, None, [{"params": [model.table.weight], SPARSE: True, "base_lr": 0.1}])
+
+
+def test_a_model_whose_only_trainable_weights_are_sparse_tables_trains_them_alone():
+    model = BagModel()
+    model.dense_table.requires_grad_(False)
+    model.linear.requires_grad_(False)
+    optimizer = build_optimizer("adamw", parameter_groups(model, 0.01), lr=0.1)
+    assert optimizer.rest is None and optimizer.param_groups[0]["lr"] == 0.1
+    table = model.table.weight.detach().clone()
+    train_steps(model, optimizer, build_scheduler("onecycle", optimizer, epochs=1, steps_per_epoch=3))
+    assert not torch.equal(model.table.weight[:20], table[:20])

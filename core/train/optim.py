@@ -84,7 +84,7 @@ def build_optimizer(name: str, groups: Iterable[dict], lr: float, momentum: floa
     """
     if name not in OPTIMIZERS:
         raise BadInputError(_unknown("optimizer", name, OPTIMIZERS))
-    return with_sparse_tables(list(groups), lambda dense: _named_optimizer(name, dense, lr, momentum))
+    return with_sparse_tables(list(groups), lambda dense: _named_optimizer(name, dense, lr, momentum), lr)
 
 
 def _named_optimizer(name: str, groups: list[dict], lr: float, momentum: float) -> torch.optim.Optimizer:

@@ -67,12 +67,11 @@ class TablesAndRest(torch.optim.Optimizer):
         self._share_with_parts()
 
 
-def with_sparse_tables(groups: list[dict], build_rest) -> torch.optim.Optimizer:
-    """`build_rest(dense_groups)`, joined by SparseAdam when some groups hold sparse tables."""
+def with_sparse_tables(groups: list[dict], build_rest, lr: float) -> torch.optim.Optimizer:
+    """`build_rest(dense_groups)`, joined by SparseAdam (at rate `lr` unless a group has its own)
+    when some groups hold sparse tables."""
     tables = [g for g in groups if g.get(SPARSE)]
     dense = [g for g in groups if not g.get(SPARSE)]
     if not tables:
         return build_rest(dense)
-    rest = build_rest(dense) if dense else None
-    lr = (rest.defaults if rest is not None else tables[0])["lr"]
-    return TablesAndRest(rest, torch.optim.SparseAdam(tables, lr=lr))
+    return TablesAndRest(build_rest(dense) if dense else None, torch.optim.SparseAdam(tables, lr=lr))
