@@ -94,17 +94,21 @@ def write_reviews(path: Path, count: int, seed: int = 0) -> Path:
     return path
 
 
-def run_tk(corpus: Path, out: Path, seed: int) -> float:
-    """Test accuracy of `tk text --data corpus` with its defaults (and the seed)."""
-    args = ["text", "--data", str(corpus), "--seed", str(seed), "--quiet", "--out", str(out),
-            "--name", f"tk-{seed}", "--json"]
+def tk_json(args: list[str]) -> dict:
+    """What `tk ARGS --json` prints, run in this process; a non-zero exit fails the benchmark."""
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stdout(buffer):
-            tk_main(args)
+            tk_main([*args, "--json"])
     except SystemExit as exit_:
-        assert exit_.code in (0, None), f"tk exited with {exit_.code}"
-    return json.loads(buffer.getvalue())["test"]["accuracy"]
+        assert exit_.code in (0, None), f"tk {' '.join(args)} exited with {exit_.code}"
+    return json.loads(buffer.getvalue())
+
+
+def run_tk(corpus: Path, out: Path, seed: int) -> float:
+    """Test accuracy of `tk text --data corpus` with its defaults (and the seed)."""
+    return tk_json(["text", "--data", str(corpus), "--seed", str(seed), "--quiet", "--out", str(out),
+                    "--name", f"tk-{seed}"])["test"]["accuracy"]
 
 
 class HandBiLSTM(nn.Module):

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import contextlib
 import csv
 import importlib.util
 import io
-import json
 import platform
 import random
 import statistics
@@ -39,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from taskkit.cli.app import main as tk_main
+from text_defaults import tk_json
 
 #: Each method: the `tk text` arguments it adds to the defaults (None: the hand-written BiLSTM).
 METHODS = {
@@ -97,15 +95,8 @@ def write_csv(path: Path, pairs: list[tuple[str, str]]) -> Path:
 
 def run_tk(corpus: Path, out: Path, seed: int, extra: list[str], name: str) -> dict:
     """One `tk text` run: its test scores, its baseline's, and its speed from metrics.csv."""
-    args = ["text", "--data", str(corpus), "--seed", str(seed), "--quiet", "--out", str(out), "--name", name,
-            "--json", *extra]
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            tk_main(args)
-    except SystemExit as exit_:
-        assert exit_.code in (0, None), f"tk {' '.join(args)} exited with {exit_.code}"
-    report = json.loads(buffer.getvalue())["test"]
+    report = tk_json(["text", "--data", str(corpus), "--seed", str(seed), "--quiet", "--out", str(out),
+                      "--name", name, *extra])["test"]
     epochs = list(csv.DictReader(open(out / name / "metrics.csv")))
     seconds = statistics.median(float(row["time"]) for row in epochs)
     return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": seconds,
