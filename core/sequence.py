@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch
 from torch import Tensor, nn
 
 from taskkit.components import flag
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
 
 PAD_ID = 0
 UNK_ID = 1
+
+
+def real_positions(lengths: Tensor, total_length: int, device: torch.device) -> Tensor:
+    """A `[B, T]` boolean mask, true at each text's real tokens and false at its padding."""
+    return torch.arange(total_length, device=device)[None, :] < lengths.to(device)[:, None]
 
 
 #: How a message names what components of each modality are for.

@@ -19,12 +19,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from taskkit.sequence import PAD_ID
-
-
-def real_positions(lengths: Tensor, total_length: int, device: torch.device) -> Tensor:
-    """A `[B, T]` boolean mask, true at each text's real tokens and false at its padding."""
-    return torch.arange(total_length, device=device)[None, :] < lengths.to(device)[:, None]
+from taskkit.sequence import PAD_ID, real_positions
 
 
 class RecurrentEncoder(nn.Module):

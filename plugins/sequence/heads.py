@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from taskkit.plugins.sequence.encoders import real_positions
+from taskkit.sequence import real_positions
 
 
 class LinearHead(nn.Module):

@@ -9,8 +9,8 @@ ids, so no n-gram vocabulary is built or stored. A position's output is its word
 those of the n-grams ending at it; the summary is the mean over the real positions, which with
 the `last` or `mean` head is fastText's averaged bag of features and a linear classifier.
 
-The hash is integer arithmetic on the ids inside the model, so an exported model computes the
-same rows from the same ids, and the n-grams of a text are the same alone as in a padded batch.
+The hashing is `taskkit.text.ngrams`'s, shared with the linear n-gram part of a blended
+classifier.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from taskkit.plugins.sequence.encoders import real_positions
-from taskkit.sequence import PAD_ID
-
-#: A prime near a million: multiplying by it before the modulus spreads neighbouring ids apart.
-HASH_PRIME = 1_000_003
+from taskkit.sequence import PAD_ID, real_positions
+from taskkit.text.ngrams import ngram_positions, ngram_rows
 
 
 class NGramEncoder(nn.Module):
@@ -65,18 +62,13 @@ class NGramEncoder(nn.Module):
     def ngram_rows(self, tokens: Tensor, n: int) -> Tensor:
         """`[B, T]` table rows of the n-gram of `n` words ending at each position (meaningful where
         the n-gram lies within the text; the caller masks the rest)."""
-        rows = torch.zeros_like(tokens)
-        for back in range(n - 1, -1, -1):
-            earlier = torch.nn.functional.pad(tokens, (back, 0), value=PAD_ID)[:, : tokens.shape[1]]
-            rows = (rows * HASH_PRIME + earlier) % self.buckets
-        return (rows * HASH_PRIME + n) % self.buckets
+        return ngram_rows(tokens, n, self.buckets)
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         real = real_positions(lengths, tokens.shape[1], tokens.device)
         outputs = self.embedding_dropout(self.embedding(tokens))
-        position = torch.arange(tokens.shape[1], device=tokens.device)[None, :]
         for n in range(2, self.ngrams + 1):
-            inside = (real & (position >= n - 1))[..., None]
+            inside = ngram_positions(lengths, tokens.shape[1], n, tokens.device)[..., None]
             vectors = self.embedding_dropout(self.ngram_embedding(self.ngram_rows(tokens, n)))
             outputs = outputs + vectors.masked_fill(~inside, 0.0)
         outputs = outputs.masked_fill(~real[..., None], 0.0)

@@ -23,8 +23,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from taskkit.errors import BadInputError
-from taskkit.plugins.sequence.encoders import real_positions
-from taskkit.sequence import PAD_ID
+from taskkit.sequence import PAD_ID, real_positions
 
 POSITIONS = ("sinusoidal", "learned")
 
