@@ -72,7 +72,7 @@ def test_every_run_records_and_prints_the_baseline_it_fits_on_its_own_split(spli
     code, out, err = tk_in_process(capsys, "text", *files, *SMALL, "--out", str(tmp_path), "--name", "shown")
     assert code == 0, err
     shown = " ".join(out.split())
-    assert f"baseline ({METHOD}): accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}; the network:" in shown
+    assert f"baseline ({METHOD}): accuracy {accuracy:.4f}, macro-F1 {macro_f1:.4f}; the model:" in shown
 
 
 def test_no_baseline_fits_none_and_a_resume_drops_the_earlier_one(split_files, tmp_path, capsys):

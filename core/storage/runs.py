@@ -104,7 +104,7 @@ RUN_FIELDS: tuple[tuple[str, Kind, bool], ...] = (
     ("model.encoder_options", OBJECT, False), ("model.in_channels", COUNT, False),
     ("model.img_size", COUNT, False), ("model.input_size", SIZE, False), ("model.max_len", COUNT, False),
     ("model.mean", NUMBERS, False), ("model.std", NUMBERS, False), ("model.vocabulary", NAMES, False),
-    ("model.lowercase", FLAG, False), ("model.tokenizer_state", TEXT, False),
+    ("model.lowercase", FLAG, False), ("model.tokenizer_state", TEXT, False), ("model.wide", OBJECT, False),
 )
 RESTORE = "restore the file or train the run again"
 

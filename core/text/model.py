@@ -24,10 +24,15 @@ ENCODER_OPTIONS = ("embedding_dim", "hidden", "layers", "bidirectional", "dropou
 
 
 def build_model(spec: dict[str, Any]) -> EncoderWithHead:
-    """The classifier a model spec (stored in run.json) describes."""
+    """The classifier a model spec (stored in run.json) describes; blended with a linear n-gram
+    model where the spec has `wide` (its options; the weights come from the fit or the run)."""
     encoder = BACKBONES.build(spec["encoder"], vocab_size=len(spec["vocabulary"]), **spec["encoder_options"])
     head = HEADS.build(spec["head"], in_channels=encoder.out_channels[-1], num_outputs=len(spec["classes"]),
                        **spec["head_options"])
+    if spec.get("wide"):
+        from taskkit.text.wide import BlendedClassifier, NGramLinear
+
+        return BlendedClassifier(encoder, head, NGramLinear(len(spec["classes"]), **spec["wide"]))
     return EncoderWithHead(encoder, head)
 
 

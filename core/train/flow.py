@@ -212,12 +212,12 @@ def report_and_print(run_dir: Path, report: dict[str, Any], as_json: bool, table
         return
     from rich.console import Console
 
-    from taskkit.report.baseline import baseline_line
+    from taskkit.report.baseline import baseline_line, parts_line
     from taskkit.report.metrics import report_table
 
     console = Console()
     console.print((table or report_table)(report))
-    for line in (summary(report) if summary is not None else None, baseline_line(report)):
+    for line in (summary(report) if summary is not None else None, parts_line(report), baseline_line(report)):
         if line:
             console.print(line, highlight=False)
     console.print(f"run saved to {run_dir}", highlight=False)

@@ -52,9 +52,14 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     spec = prior or {"encoder": options["encoder"], "encoder_options": encoder_options(options, explicit),
                      "head": options["head"], "head_options": {},
                      "classes": data.classes, "tokenizer": options["tokenizer"], "max_len": options["max_len"],
-                     "vocabulary": data.vocab.tokens, **saved_state(tokenize)}
+                     "vocabulary": data.vocab.tokens, **saved_state(tokenize), **wide_spec(options["wide"])}
     torch.manual_seed(options["seed"])
     model = build_model(spec)
+    if prior is None and spec.get("wide"):
+        from taskkit.text.wide_fit import fit_wide
+
+        extra["wide"] = fit_wide(model.wide, {"train": data.train, "val": data.val})
+        spec["wide"]["features"] = model.wide.features  # which of the two the validation split chose
     if prior is None and options["embeddings"]:
         from taskkit.text.embeddings import fill_embedding
 
@@ -67,8 +72,30 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     run_dir, report = fit_and_test("text", options, resume, model, spec, data, train_options, extra=extra,
                                    loss_fn=loss, loader_factory=lambda opts, generator: text_loaders(
                                        data, opts, generator, options["bucket"]))
+    if spec.get("wide") and len(data.test):
+        report["parts"] = part_scores(model, data)
     record_baseline(run_dir, report, text_baseline(data) if options["baseline"] else None)
     return run_dir, report
+
+
+def wide_spec(wide: bool) -> dict[str, Any]:
+    """The spec's `wide` entry: the linear n-gram model's options, or nothing (`--no-wide`)."""
+    from taskkit.text.wide import WIDE_BUCKETS, WIDE_NGRAMS
+
+    return {"wide": {"ngrams": WIDE_NGRAMS, "buckets": WIDE_BUCKETS}} if wide else {}
+
+
+def part_scores(model: torch.nn.Module, data: TextData) -> dict[str, dict[str, float]]:
+    """Test accuracy and macro-F1 of the network alone and of the linear n-gram model alone."""
+    from taskkit.report.metrics import classification_report
+    from taskkit.text.wide_fit import part_logits
+
+    network, linear, targets = part_logits(model, data.test)
+    scores = {}
+    for name, logits in (("the network", network), ("a linear model of word 1-2 grams", linear)):
+        report = classification_report(logits, targets, data.classes)
+        scores[name] = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+    return scores
 
 
 def text_baseline(data: TextData) -> dict[str, Any] | None:
