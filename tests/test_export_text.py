@@ -16,7 +16,8 @@ FILLER = ["the", "film", "plot", "was", "a", "and", "it", "cast", "music", "stor
 #: Trained once each: a bidirectional LSTM read through its final states, a one-way GRU and a TextCNN.
 RUNS = {"lstm": ["--encoder", "lstm", "--head", "last", "--hidden", "8"],
         "gru": ["--encoder", "gru", "--unidirectional", "--head", "max", "--hidden", "8"],
-        "textcnn": ["--encoder", "textcnn", "--head", "mean"]}
+        "textcnn": ["--encoder", "textcnn", "--head", "mean"],
+        "lstm-wide": ["--encoder", "lstm", "--head", "max", "--hidden", "8", "--wide"]}
 
 
 def write_reviews(path, count=300, seed=0, longest=14, extra="", words=(GOOD, BAD, FILLER)):

@@ -177,10 +177,10 @@ def _write(path, count=240, seed=0):
     return path
 
 
-def test_tk_text_blends_by_default_and_records_each_part(tmp_path, capsys):
+def test_tk_text_blends_when_asked_and_records_each_part(tmp_path, capsys):
     data = _write(tmp_path / "reviews.csv")
     common = ["text", "--data", str(data), "--epochs", "1", "--embedding-dim", "8", "--hidden", "8", "--quiet"]
-    code, out, _ = tk_in_process(capsys, *common, "--out", str(tmp_path), "--name", "wide", "--json")
+    code, out, _ = tk_in_process(capsys, *common, "--wide", "--out", str(tmp_path), "--name", "wide", "--json")
     assert code == 0
     report = json.loads(out)["test"]
     record = json.loads((tmp_path / "wide" / "run.json").read_text())
@@ -195,7 +195,7 @@ def test_tk_text_blends_by_default_and_records_each_part(tmp_path, capsys):
     answers = json.loads(out)
     assert [a["predictions"][0]["label"] for a in answers] == ["pos", "neg"]
 
-    code, shown, _ = tk_in_process(capsys, *common, "--out", str(tmp_path), "--name", "alone", "--no-wide")
+    code, shown, _ = tk_in_process(capsys, *common, "--out", str(tmp_path), "--name", "alone")  # the default
     assert code == 0
     record = json.loads((tmp_path / "alone" / "run.json").read_text())
     assert "wide" not in record["model"] and "parts" not in record["metrics"]["test"]

@@ -3,8 +3,9 @@
 On ten thousand sentences a network trained from scratch reaches about the accuracy of a
 linear model over word uni- and bigrams, and the two err on different texts: the linear model
 sees every word and pair at once, the network sees order and context. Averaging their
-probabilities beats either (measured in docs/text.md), so `tk text` does it unless told
-`--no-wide`. The linear part is logistic regression over hashed word 1-2 grams (their TF-IDF, or
+probabilities beat the classical baseline on real snippets where the network alone did not
+(docs/benchmarks.md), so `tk text --wide` does it; with equal weights it also costs accuracy
+where the network is far better, so it is not the default. The linear part is logistic regression over hashed word 1-2 grams (their TF-IDF, or
 their presence weighted by naive-Bayes ratios, whichever validates better), fitted once by
 scikit-learn before the network trains (`taskkit.text.wide_fit`) and then frozen: its weights
 are buffers, so no optimizer touches them.

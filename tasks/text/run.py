@@ -79,7 +79,7 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
 
 
 def wide_spec(wide: bool) -> dict[str, Any]:
-    """The spec's `wide` entry: the linear n-gram model's options, or nothing (`--no-wide`)."""
+    """The spec's `wide` entry: the linear n-gram model's options, or nothing (without `--wide`)."""
     from taskkit.text.wide import WIDE_BUCKETS, WIDE_NGRAMS
 
     return {"wide": {"ngrams": WIDE_NGRAMS, "buckets": WIDE_BUCKETS}} if wide else {}
