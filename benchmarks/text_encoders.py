@@ -5,8 +5,8 @@ sees the same one: `tk text` with its defaults and with each `--encoder`, the TF
 regression baseline each run fits on that split (taskkit.text.baseline, the same for all runs
 of a seed), and the textbook packed BiLSTM of benchmarks/text_defaults.py, written by hand.
 It reports test accuracy, macro-F1, seconds per epoch and training tokens per second, and the
-median over the seeds; a run that blends the network with the linear n-gram model (`--wide`)
-also reports each part's test accuracy alone. `lstm` against
+median over the seeds; a run that mixes the network with the linear n-gram model (the default;
+`--no-wide` turns it off) also reports each part's test accuracy alone. `lstm` against
 `lstm-no-bucket` is what length bucketing gains in speed and costs in accuracy on real text.
 
 The corpora are real labelled text that installs offline from the package registry (only the
@@ -43,9 +43,9 @@ from text_defaults import tk_json
 #: Each method: the `tk text` arguments it adds to the defaults (None: the hand-written BiLSTM).
 METHODS = {
     "default": [],
-    "wide": ["--wide"],
+    "no-wide": ["--no-wide"],
     "ngram": ["--encoder", "ngram"],
-    "ngram-wide": ["--encoder", "ngram", "--wide"],
+    "ngram-no-wide": ["--encoder", "ngram", "--no-wide"],
     "lstm": ["--encoder", "lstm"],
     "lstm-no-bucket": ["--encoder", "lstm", "--no-bucket"],
     "textcnn": ["--encoder", "textcnn"],

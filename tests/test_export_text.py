@@ -14,9 +14,9 @@ from conftest import one_line_error, predict_without_torch, tk_in_process
 GOOD, BAD = ["good", "great", "wonderful", "superb"], ["bad", "dull", "awful", "boring"]
 FILLER = ["the", "film", "plot", "was", "a", "and", "it", "cast", "music", "story"]
 #: Trained once each: a bidirectional LSTM read through its final states, a one-way GRU and a TextCNN.
-RUNS = {"lstm": ["--encoder", "lstm", "--head", "last", "--hidden", "8"],
-        "gru": ["--encoder", "gru", "--unidirectional", "--head", "max", "--hidden", "8"],
-        "textcnn": ["--encoder", "textcnn", "--head", "mean"],
+RUNS = {"lstm": ["--encoder", "lstm", "--head", "last", "--hidden", "8", "--no-wide"],
+        "gru": ["--encoder", "gru", "--unidirectional", "--head", "max", "--hidden", "8", "--no-wide"],
+        "textcnn": ["--encoder", "textcnn", "--head", "mean", "--no-wide"],
         "lstm-wide": ["--encoder", "lstm", "--head", "max", "--hidden", "8", "--wide"]}
 
 

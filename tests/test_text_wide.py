@@ -1,5 +1,6 @@
 """The linear n-gram part of a blended text classifier: it computes what scikit-learn fitted, padding
-and unseen n-grams change nothing, the blend averages probabilities, and `tk text` records its parts."""
+and unseen n-grams change nothing, the blend mixes probabilities by a share chosen on validation,
+and `tk text` records its parts."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import torch
 
 from conftest import tk_in_process
 from taskkit.text.batching import TokenDataset, pad_batch
-from taskkit.text.wide import BlendedClassifier, NGramLinear, blend
+from taskkit.text.wide import SHARES, BlendedClassifier, NGramLinear, blend, choose_share
 from taskkit.text.wide_fit import fit_nb, fit_tfidf, fit_wide, load_fitted, ngram_counts, part_logits
 
 
@@ -140,24 +141,38 @@ class _Head(torch.nn.Module):
         return self.linear(summary)
 
 
-def test_training_sees_the_network_alone_and_evaluation_the_averaged_probabilities():
+def test_training_sees_the_network_alone_and_evaluation_the_mixed_probabilities():
     splits = _splits()
     wide = NGramLinear(2, buckets=4096)
     fit_wide(wide, splits)
-    model = BlendedClassifier(_Encoder(), _Head(), wide)
+    model = BlendedClassifier(_Encoder(), _Head(), wide, network_share=0.3)
     (tokens, lengths), _ = pad_batch([(t, 0) for t in splits["val"].ids[:8]])
     network, linear = model.parts(tokens, lengths)
     model.train()
     assert torch.equal(model(tokens, lengths), network)
     model.eval()
     probabilities = model(tokens, lengths).exp()
-    assert torch.allclose(probabilities, (network.softmax(1) + linear.softmax(1)) / 2, atol=1e-6)
+    assert torch.allclose(probabilities, 0.3 * network.softmax(1) + 0.7 * linear.softmax(1), atol=1e-6)
     assert torch.allclose(probabilities.sum(1), torch.ones(8), atol=1e-6)
+    model.network_share = 1.0
+    assert torch.equal(model(tokens, lengths), network)
+    assert torch.allclose(blend(network, linear, 0.0), linear.log_softmax(1), atol=1e-6)
     assert not any(p.requires_grad for p in wide.buffers()) and not list(wide.parameters())
     network_logits, linear_logits, targets = part_logits(model, splits["val"])
     assert network_logits.shape == linear_logits.shape == (len(splits["val"]), 2)
     assert (linear_logits.argmax(1) == targets).float().mean() > 0.8
-    assert torch.allclose(blend(network_logits[:8], linear_logits[:8]).exp().sum(1), torch.ones(8), atol=1e-6)
+
+
+def test_the_share_follows_the_part_that_is_right():
+    targets = torch.tensor([0, 1] * 50)
+    right = torch.nn.functional.one_hot(targets, 2).float() * 4  # confident and right
+    noise = torch.randn(100, 2, generator=torch.Generator().manual_seed(0))
+    assert choose_share(right, noise, targets) == 1.0
+    assert choose_share(noise, right, targets) == 0.0
+    first_half = torch.arange(100)[:, None] < 50
+    network = torch.where(first_half, right, right.flip(1))  # sure on every text, wrong on the second half
+    linear = torch.where(first_half, right.flip(1), right)  # the other way round
+    assert choose_share(network, linear, targets) == 0.5  # each part covers the other's mistakes
 
 
 GOOD, BAD = ("great", "lovely", "superb", "fine"), ("awful", "dull", "poor", "bad")
@@ -177,26 +192,39 @@ def _write(path, count=240, seed=0):
     return path
 
 
-def test_tk_text_blends_when_asked_and_records_each_part(tmp_path, capsys):
+def test_tk_text_blends_by_default_and_records_each_part(tmp_path, capsys):
     data = _write(tmp_path / "reviews.csv")
     common = ["text", "--data", str(data), "--epochs", "1", "--embedding-dim", "8", "--hidden", "8", "--quiet"]
-    code, out, _ = tk_in_process(capsys, *common, "--wide", "--out", str(tmp_path), "--name", "wide", "--json")
+    code, out, _ = tk_in_process(capsys, *common, "--out", str(tmp_path), "--name", "wide", "--json")
     assert code == 0
     report = json.loads(out)["test"]
     record = json.loads((tmp_path / "wide" / "run.json").read_text())
-    assert record["model"]["wide"] == {"ngrams": 2, "buckets": 2 ** 20, "features": record["wide"]["features"]}
+    assert record["model"]["wide"] == {"ngrams": 2, "buckets": 2 ** 20, "features": record["wide"]["features"],
+                                       "network_share": record["model"]["wide"]["network_share"]}
+    assert record["model"]["wide"]["network_share"] in SHARES
     assert record["wide"]["features"] in ("tfidf", "nb") and "hashed word 1-2 grams" in record["wide"]["method"]
     parts = record["metrics"]["test"]["parts"]
     assert set(parts) == {"the network", "a linear model of word 1-2 grams"}
     assert parts["a linear model of word 1-2 grams"]["accuracy"] > 0.9  # one word tells the class
+    share = record["model"]["wide"]["network_share"]
+    assert parts["the network"]["share"] == share and parts["a linear model of word 1-2 grams"]["share"] == round(1 - share, 1)
     assert report["parts"] == parts and report["accuracy"] >= 0.9
     code, out, _ = tk_in_process(capsys, "predict", str(tmp_path / "wide"), "a superb and lovely film",
                                  "dull poor plot", "--json")
     answers = json.loads(out)
     assert [a["predictions"][0]["label"] for a in answers] == ["pos", "neg"]
 
-    code, shown, _ = tk_in_process(capsys, *common, "--out", str(tmp_path), "--name", "alone")  # the default
+    # Whatever share validation chose, a mixture of both parts exports and answers like the run
+    # (tk export checks the file against PyTorch on batches of mixed lengths).
+    record["model"]["wide"]["network_share"] = 0.5
+    (tmp_path / "wide" / "run.json").write_text(json.dumps(record))
+    code, out, err = tk_in_process(capsys, "export", str(tmp_path / "wide"), "--format", "onnx", "--json")
+    assert code == 0, err
+    exported = json.loads(out)
+    assert exported["within_tolerance"] and len(exported["checked_batches"]) > 1
+
+    code, shown, _ = tk_in_process(capsys, *common, "--out", str(tmp_path), "--name", "alone", "--no-wide")
     assert code == 0
     record = json.loads((tmp_path / "alone" / "run.json").read_text())
     assert "wide" not in record["model"] and "parts" not in record["metrics"]["test"]
-    assert "the model averages" not in shown and "baseline (" in shown
+    assert "the model mixes" not in shown and "baseline (" in shown

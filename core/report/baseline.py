@@ -5,8 +5,8 @@ tuning; the line puts the two side by side so that nobody reads the network's sc
 A task stores its baseline's scores under `baseline` in its test report and in run.json:
 `{"method": ..., "accuracy": ..., "macro_f1": ..., "seconds": ...}` (a tagger adds `entity_f1`).
 A model made of parts (a text network blended with a linear n-gram model) stores each part's
-scores under `parts`, `{name: {"accuracy": ..., "macro_f1": ...}}`, so its line says what each
-part is worth alone.
+scores under `parts`, `{name: {"share": ..., "accuracy": ..., "macro_f1": ...}}`, so its line
+says what each part weighs and is worth alone.
 """
 
 from __future__ import annotations
@@ -30,11 +30,14 @@ def baseline_line(report: dict[str, Any]) -> str | None:
 
 
 def parts_line(report: dict[str, Any]) -> str | None:
-    """`the model averages the network (accuracy 0.747, macro-F1 0.741) and ... (accuracy 0.770, ...)`,
+    """`the model mixes the network (share 0.4: accuracy 0.747, macro-F1 0.741) and ... (share 0.6: ...)`,
     or None when the model is one part."""
     parts = report.get("parts")
     if not parts:
         return None
-    shown = [f"{name} ({', '.join(f'{words} {scores[key]:.4f}' for key, words in COMPARED if scores.get(key) is not None)})"
-             for name, scores in parts.items()]
-    return f"the model averages {' and '.join(shown)}"
+    shown = []
+    for name, scores in parts.items():
+        share = f"share {scores['share']:.1f}: " if scores.get("share") is not None else ""
+        figures = ", ".join(f"{words} {scores[key]:.4f}" for key, words in COMPARED if scores.get(key) is not None)
+        shown.append(f"{name} ({share}{figures})")
+    return f"the model mixes {' and '.join(shown)}"

@@ -32,7 +32,9 @@ def build_model(spec: dict[str, Any]) -> EncoderWithHead:
     if spec.get("wide"):
         from taskkit.text.wide import BlendedClassifier, NGramLinear
 
-        return BlendedClassifier(encoder, head, NGramLinear(len(spec["classes"]), **spec["wide"]))
+        wide = {k: v for k, v in spec["wide"].items() if k != "network_share"}
+        return BlendedClassifier(encoder, head, NGramLinear(len(spec["classes"]), **wide),
+                                 spec["wide"].get("network_share", 1.0))
     return EncoderWithHead(encoder, head)
 
 

@@ -1,14 +1,14 @@
-"""A text classifier that averages the network with a linear model of word n-grams (wide and deep).
+"""A text classifier that mixes the network with a linear model of word n-grams (wide and deep).
 
 On ten thousand sentences a network trained from scratch reaches about the accuracy of a
 linear model over word uni- and bigrams, and the two err on different texts: the linear model
-sees every word and pair at once, the network sees order and context. Averaging their
+sees every word and pair at once, the network sees order and context. Mixing their
 probabilities beat the classical baseline on real snippets where the network alone did not
-(docs/benchmarks.md), so `tk text --wide` does it; with equal weights it also costs accuracy
-where the network is far better, so it is not the default. The linear part is logistic regression over hashed word 1-2 grams (their TF-IDF, or
-their presence weighted by naive-Bayes ratios, whichever validates better), fitted once by
-scikit-learn before the network trains (`taskkit.text.wide_fit`) and then frozen: its weights
-are buffers, so no optimizer touches them.
+(docs/benchmarks.md), so `tk text --wide` does it, each part's share chosen on the validation
+split so that a part far behind the other weighs little. The linear part is logistic
+regression over hashed word 1-2 grams (their TF-IDF, or their presence weighted by naive-Bayes
+ratios, whichever validates better), fitted once by scikit-learn before the network trains
+(`taskkit.text.wide_fit`) and then frozen: its weights are buffers, so no optimizer touches them.
 
 The linear part is computed inside the model from the token ids (the same hashing as the
 `ngram` encoder), so a saved run, `tk predict` and an exported ONNX model all answer with the
@@ -78,29 +78,50 @@ class NGramLinear(nn.Module):
 
 
 class BlendedClassifier(EncoderWithHead):
-    """An encoder and a head, whose probabilities are averaged with a frozen `NGramLinear`'s.
+    """An encoder and a head, whose probabilities are mixed with a frozen `NGramLinear`'s.
 
     In training mode it returns the network's logits alone, so the loss trains the network as
-    it would train without the linear part; in eval mode (validation, test, predict, export) it
-    returns the log of the averaged probabilities, which softmax turns back into them.
+    it would train without the linear part. In eval mode it returns the log of the mixture
+    `share * p_network + (1 - share) * p_linear`, which softmax turns back into it. `share` is 1
+    (the network alone) while the network trains, so validation picks the network's own best
+    epoch; then `choose_share` sets it on the validation split, and the run records it.
     """
 
-    def __init__(self, encoder: nn.Module, head: nn.Module, wide: NGramLinear):
+    def __init__(self, encoder: nn.Module, head: nn.Module, wide: NGramLinear, network_share: float = 1.0):
         super().__init__(encoder, head)
-        self.wide = wide
+        self.wide, self.network_share = wide, network_share
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
         network = super().forward(tokens, lengths)
-        if self.training:
+        if self.training or self.network_share >= 1:
             return network
-        return blend(network, self.wide(tokens, lengths))
+        return blend(network, self.wide(tokens, lengths), self.network_share)
 
     def parts(self, tokens: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """The network's logits and the linear model's, apart."""
         return super().forward(tokens, lengths), self.wide(tokens, lengths)
 
 
-def blend(network: Tensor, linear: Tensor) -> Tensor:
-    """The log of the mean of the two softmax distributions."""
-    both = torch.stack([F.log_softmax(network.float(), dim=-1), F.log_softmax(linear.float(), dim=-1)])
-    return torch.logsumexp(both, dim=0) - math.log(2)
+#: The network's shares tried on validation: 0 is the linear model alone, 1 the network alone.
+SHARES = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def blend(network: Tensor, linear: Tensor, share: float) -> Tensor:
+    """The log of `share` times the network's softmax plus `1 - share` times the linear model's."""
+    if share <= 0:
+        return F.log_softmax(linear.float(), dim=-1)
+    both = torch.stack([F.log_softmax(network.float(), dim=-1) + math.log(share),
+                        F.log_softmax(linear.float(), dim=-1) + math.log(1 - share)])
+    return torch.logsumexp(both, dim=0)
+
+
+def choose_share(network: Tensor, linear: Tensor, targets: Tensor) -> float:
+    """The share (of `SHARES`) whose mixture has the lowest log-loss on these logits; log-loss
+    rather than accuracy, because it moves with every example's probability and so decides
+    more steadily on a validation split of a thousand texts. Ties keep the larger share."""
+    losses = []
+    for share in SHARES:
+        mixed = network.float().log_softmax(-1) if share >= 1 else blend(network, linear, share)
+        losses.append(F.nll_loss(mixed, targets).item())
+    best = min(losses)
+    return max(share for share, loss in zip(SHARES, losses) if loss <= best + 1e-9)

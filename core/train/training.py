@@ -53,6 +53,9 @@ class Scoring:
     evaluate: Callable[..., Any] = evaluate
     report: Callable[[Any, list[str]], dict[str, Any]] = classification_scores
     monitor: str = "val_acc"
+    #: Called with the model once its best weights are back, before the test: a last choice made
+    #: on validation that is not a weight (the text blend's share of each part).
+    settle: Callable[[torch.nn.Module], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ def train_and_test(model: torch.nn.Module, loss_fn: Callable, data: Any, options
     fit(trained, loss_fn, optimizer, scheduler, loaders[0], loaders[1], step_options(options, device, regularizer, scaler),
         state, _callbacks(options, run_dir, model, optimizer, scheduler, scoring.monitor, average, scaler),
         seed=options.seed, on_epoch_start=on_epoch_start, evaluator=evaluator, scored=scored, process=ranks.rank())
-    test = _test_best(model, loss_fn, loaders[2], evaluator, step_options(options, device), run_dir)
+    test = _test_best(model, loss_fn, loaders[2], evaluator, step_options(options, device), run_dir, scoring.settle)
     report = scoring.report(test, data.classes)
     report["loss"] = test.loss
     record.update(processes=ranks.world_size(), evaluated={"val": state.val_samples, "test": test.samples})
@@ -200,11 +203,13 @@ def _probe_if_asked(model: torch.nn.Module, loss_fn: Callable, optimizer: torch.
 
 
 def _test_best(model: torch.nn.Module, loss_fn: Callable, loader: DataLoader, evaluator: Callable,
-               step: StepOptions, run_dir: Path) -> Any:
-    """The best epoch's weights (read by rank 0, sent to the others) evaluated on the test split."""
+               step: StepOptions, run_dir: Path, settle: Callable | None = None) -> Any:
+    """The best epoch's weights (read by rank 0, sent to the others), settled, evaluated on the test split."""
     if ranks.is_main():
         model.load_state_dict(load_weights(run_dir / WEIGHTS))
     distributed.broadcast_module(model)
+    if settle is not None:
+        settle(model)
     return evaluator(model, loader, loss_fn, step)
 
 

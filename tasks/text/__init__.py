@@ -24,8 +24,9 @@ CLASSIFIER = Options(
     Option("embeddings", None, "Pretrained word vectors: GloVe, word2vec (text or binary) or fastText .vec, "
            "optionally .gz.", TEXT, kind=Path),
     Option("freeze_embeddings", False, "Keep the word vectors fixed.", TEXT),
-    Option("wide", False, "Average the network's probabilities with those of a linear model of word 1-2 grams "
-           "(logistic regression, fitted before the network trains).", TEXT, flag="--wide/--no-wide"),
+    Option("wide", True, "Mix the network's probabilities with those of a linear model of word 1-2 grams "
+           "(logistic regression, fitted before the network trains), in shares chosen on validation; "
+           "--no-wide: the network alone.", TEXT, flag="--wide/--no-wide"),
     Option("loss", "cross-entropy", "Loss name; see `tk list losses`.", ""),
     Option("label_smoothing", None, "Label smoothing for losses that take it (default 0.1 for cross-entropy).", "",
            kind=float, range=FRACTION),

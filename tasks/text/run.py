@@ -26,7 +26,7 @@ from taskkit.text.batching import pad_batch
 from taskkit.text.data import TextData, encode, load_text_data
 from taskkit.text.tokenizing import build_tokenizer, run_tokenizer, saved_state
 from taskkit.text.vocab import Vocabulary
-from taskkit.train.training import TrainOptions, resolve_device, step_options
+from taskkit.train.training import Scoring, TrainOptions, resolve_device, step_options
 
 def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> tuple[Path, dict[str, Any]]:
     """Check everything, read and encode the data, train and test; returns (run_dir, test report)."""
@@ -60,6 +60,8 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
 
         extra["wide"] = fit_wide(model.wide, {"train": data.train, "val": data.val})
         spec["wide"]["features"] = model.wide.features  # which of the two the validation split chose
+    if spec.get("wide"):
+        model.network_share = 1.0  # the network alone until it has trained (a resume chooses again)
     if prior is None and options["embeddings"]:
         from taskkit.text.embeddings import fill_embedding
 
@@ -69,32 +71,44 @@ def train(options: dict[str, Any], explicit: set[str], resume: Path | None) -> t
     if options["freeze_embeddings"]:
         model.encoder.embedding.weight.requires_grad_(False)
     loss = build_loss(options, data.train_targets(), len(data.classes))
+    scoring = Scoring(settle=lambda trained: settle_share(trained, spec, data)) if spec.get("wide") else Scoring()
     run_dir, report = fit_and_test("text", options, resume, model, spec, data, train_options, extra=extra,
                                    loss_fn=loss, loader_factory=lambda opts, generator: text_loaders(
-                                       data, opts, generator, options["bucket"]))
+                                       data, opts, generator, options["bucket"]), scoring=scoring)
     if spec.get("wide") and len(data.test):
-        report["parts"] = part_scores(model, data)
+        report["parts"] = part_scores(model, data, spec["wide"]["network_share"])
     record_baseline(run_dir, report, text_baseline(data) if options["baseline"] else None)
     return run_dir, report
 
 
 def wide_spec(wide: bool) -> dict[str, Any]:
-    """The spec's `wide` entry: the linear n-gram model's options, or nothing (without `--wide`)."""
+    """The spec's `wide` entry: the linear n-gram model's options, or nothing (`--no-wide`)."""
     from taskkit.text.wide import WIDE_BUCKETS, WIDE_NGRAMS
 
     return {"wide": {"ngrams": WIDE_NGRAMS, "buckets": WIDE_BUCKETS}} if wide else {}
 
 
-def part_scores(model: torch.nn.Module, data: TextData) -> dict[str, dict[str, float]]:
-    """Test accuracy and macro-F1 of the network alone and of the linear n-gram model alone."""
+def settle_share(model: torch.nn.Module, spec: dict[str, Any], data: TextData) -> None:
+    """Choose the network's share of the blend on the validation split (on train when it is
+    empty), once the best epoch's weights are back; the spec, and so run.json, records it."""
+    from taskkit.text.wide import choose_share
+    from taskkit.text.wide_fit import part_logits
+
+    network, linear, targets = part_logits(model, data.val if len(data.val) else data.train)
+    model.network_share = spec["wide"]["network_share"] = choose_share(network, linear, targets)
+
+
+def part_scores(model: torch.nn.Module, data: TextData, share: float) -> dict[str, dict[str, float]]:
+    """Each part's share of the mixture, and its test accuracy and macro-F1 alone."""
     from taskkit.report.metrics import classification_report
     from taskkit.text.wide_fit import part_logits
 
     network, linear, targets = part_logits(model, data.test)
     scores = {}
-    for name, logits in (("the network", network), ("a linear model of word 1-2 grams", linear)):
+    for name, logits, weight in (("the network", network, share),
+                                 ("a linear model of word 1-2 grams", linear, round(1 - share, 1))):
         report = classification_report(logits, targets, data.classes)
-        scores[name] = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
+        scores[name] = {"share": weight, "accuracy": report["accuracy"], "macro_f1": report["macro_f1"]}
     return scores
 
 
